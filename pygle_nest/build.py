@@ -1,0 +1,217 @@
+"""Builds the pygle-nest NEST extension module from the NESTML models in ``nestml_models/``.
+
+The one place that builds the module; used by ``setup.py`` (``pip install .``) and by
+``python -m pygle_nest build``. Runs without importing ``nest`` into this process: NESTML code
+generation and the check of the built module each run in a subprocess.
+
+Steps: check the pinned versions; hash every input; reuse a cached build with the same hash;
+otherwise assemble the template tree (NESTML's own helper directives plus the project's
+templates), write a ``nest-config`` that fits the PyPI wheel, generate and compile, then load
+the module into a fresh NEST and check that every model in ``nestml_models/`` is registered.
+"""
+
+import hashlib
+import importlib.metadata
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+MODULE_NAME = "pyglemodule"
+REQUIRED_VERSIONS = {"nest-simulator": "3.10.0", "nestml": "9.0.0"}
+# NEST's wheel was built with the old libstdc++ string ABI: without the flag the module compiles
+# but cannot be loaded.
+WHEEL_CXXFLAGS = "-fopenmp -O2 -DNDEBUG -std=c++20 -fPIC -D_GLIBCXX_USE_CXX11_ABI=0"
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+MODELS_DIR = REPO_ROOT / "nestml_models"
+TEMPLATES_DIR = MODELS_DIR / "templates"
+MODULE_TEMPLATES = ["rate_channel_node.h.jinja2"]
+
+
+class BuildError(RuntimeError):
+    """The module could not be built or does not contain every expected model."""
+
+
+def check_versions():
+    """Raise BuildError unless the pinned NEST and NESTML versions are installed."""
+    for dist, wanted in REQUIRED_VERSIONS.items():
+        try:
+            found = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            raise BuildError(f"{dist}=={wanted} is required to build the module, but it is not "
+                             f"installed (pip install {dist}=={wanted})") from None
+        if found != wanted:
+            raise BuildError(f"{dist}=={wanted} is required to build the module, found {found}")
+
+
+def expected_models():
+    """Names of all models defined in nestml_models/*.nestml."""
+    names = []
+    for path in sorted(MODELS_DIR.glob("*.nestml")):
+        names += re.findall(r"^model\s+(\w+)\s*:", path.read_text(), flags=re.MULTILINE)
+    return names
+
+
+def _inputs():
+    files = sorted(MODELS_DIR.glob("*.nestml")) + sorted(TEMPLATES_DIR.rglob("*.jinja2"))
+    return files + [Path(__file__)]
+
+
+def _nest_info():
+    """Prefix, MPI flag and nest-config of the installed NEST, asked in a subprocess."""
+    code = ("import json, nest; b = nest.build_info; "
+            "print(json.dumps({'prefix': b.get('prefix', ''), 'have_mpi': bool(b.get('have_mpi')), "
+            "'pkg': nest.__path__[0]}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=dict(os.environ, PYNEST_QUIET="1"))
+    if out.returncode != 0:
+        raise BuildError("importing nest failed:\n" + out.stderr[-3000:])
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def input_hash(nest_info):
+    h = hashlib.sha256()
+    for path in _inputs():
+        h.update(str(path.relative_to(REPO_ROOT)).encode())
+        h.update(path.read_bytes())
+    h.update(json.dumps([REQUIRED_VERSIONS, nest_info, sys.version]).encode())
+    return h.hexdigest()[:16]
+
+
+def cache_dir():
+    root = os.environ.get("PYGLE_NEST_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "pygle-nest")
+    return Path(root)
+
+
+def _write_wheel_nest_config(folder: Path, nest_pkg: Path):
+    """A nest-config for the PyPI wheel, whose own one points at the wheel's build machine."""
+    libs_dir = nest_pkg.parent / "nest_simulator.libs"
+    libs = " ".join(str(p) for p in sorted(libs_dir.glob("lib*.so*"))
+                    if re.match(r"lib(gomp|gsl|gslcblas)-", p.name))
+    answers = {
+        "--compiler": "g++",
+        "--prefix": str(folder),
+        "--cflags": WHEEL_CXXFLAGS,
+        "--includes": f"-I{nest_pkg / 'include' / 'nest'}",
+        "--libs": f"{libs} -Wl,-rpath,{libs_dir}",
+        "--static-libraries": "",
+        "--libdir": str(folder / "lib"),
+        "--version": REQUIRED_VERSIONS["nest-simulator"],
+    }
+    cases = "\n".join(f"  {k}) echo '{v}' ;;" for k, v in answers.items())
+    script = folder / "bin" / "nest-config"
+    script.parent.mkdir(parents=True, exist_ok=True)
+    script.write_text(f"#!/bin/sh\ncase \"$1\" in\n{cases}\n  *) echo \"unsupported: $1\" >&2; exit 1 ;;\nesac\n")
+    script.chmod(0o755)
+
+
+def _assemble_templates(dest: Path):
+    """NESTML's helper directives and module setup next to the project's own templates."""
+    import pynestml  # only for its location; generation itself runs in a subprocess
+    stock = Path(pynestml.__file__).parent / "codegeneration" / "resources_nest" / "point_neuron"
+    shutil.copytree(stock / "directives_cpp", dest / "directives_cpp")
+    shutil.copytree(stock / "setup", dest / "setup")
+    shutil.copytree(stock / "directives_cpp", dest / "setup" / "directives_cpp")
+    for name in MODULE_TEMPLATES:
+        shutil.copy(TEMPLATES_DIR / name, dest / "setup" / name)
+    for path in TEMPLATES_DIR.glob("@*.jinja2"):
+        shutil.copy(path, dest / path.name)
+
+
+_GENERATE = """
+import json, sys
+from pynestml.frontend.pynestml_frontend import generate_nest_target
+cfg = json.loads(sys.argv[1])
+generate_nest_target(input_path=cfg["models"], target_path=cfg["target"], install_path=cfg["install"],
+                     module_name=cfg["module"], logging_level="ERROR", codegen_opts=cfg["codegen_opts"])
+"""
+
+_VERIFY = """
+import json, sys, nest
+nest.Install(sys.argv[1])
+print(json.dumps(sorted(set(nest.node_models) | set(nest.synapse_models))))
+"""
+
+
+def verify_module(so_path: Path):
+    """Load the module into a fresh NEST and raise BuildError if a model is missing."""
+    out = subprocess.run([sys.executable, "-c", _VERIFY, str(so_path)], capture_output=True,
+                         text=True, env=dict(os.environ, PYNEST_QUIET="1"))
+    if out.returncode != 0:
+        raise BuildError(f"nest.Install({so_path}) failed:\n{out.stderr[-3000:]}")
+    registered = set(json.loads(out.stdout.strip().splitlines()[-1]))
+    missing = [m for m in expected_models() if m not in registered]
+    if missing:
+        raise BuildError(f"the built module lacks the models {missing} (NESTML drops a model with "
+                         "an error silently; see the generation log above)")
+
+
+def _generate_and_compile(work: Path, nest_info, log):
+    templates = work / "templates"
+    _assemble_templates(templates)
+    nest_path = Path(nest_info["prefix"])
+    if not (nest_path / "bin" / "nest-config").exists() or not nest_info["have_mpi"]:
+        nest_path = work / "nest"
+        _write_wheel_nest_config(nest_path, Path(nest_info["pkg"]))
+    neuron_templates = sorted(str(p.name) for p in TEMPLATES_DIR.glob("@NEURON_NAME@*.jinja2"))
+    cfg = {
+        "models": [str(p) for p in sorted(MODELS_DIR.glob("*.nestml"))],
+        "target": str(work / "target"),
+        "install": str(work / "install"),
+        "module": MODULE_NAME,
+        "codegen_opts": {
+            "nest_path": str(nest_path),
+            "nest_version": "v" + REQUIRED_VERSIONS["nest-simulator"],
+            "templates": {
+                "path": str(templates),
+                "model_templates": {"neuron": neuron_templates, "synapse": []},
+                "module_templates": ["setup"],
+            },
+        },
+    }
+    proc = subprocess.run([sys.executable, "-c", _GENERATE, json.dumps(cfg)], cwd=work,
+                          capture_output=True, text=True)
+    log.write(proc.stdout + proc.stderr)
+    so = work / "install" / f"{MODULE_NAME}.so"
+    if proc.returncode != 0 or not so.exists():
+        tail = (proc.stdout + proc.stderr)[-6000:]
+        for err in sorted((work / "target").glob("compiler_*err*.txt")) if (work / "target").exists() else []:
+            tail += f"\n--- {err.name} ---\n" + err.read_text()[-6000:]
+        raise BuildError(f"generating or compiling {MODULE_NAME} failed:\n{tail}")
+    return so
+
+
+def build(dest_dir: Path, force: bool = False, log=sys.stdout) -> Path:
+    """Build (or reuse) the module and copy it to dest_dir; return the path of the .so."""
+    check_versions()
+    nest_info = _nest_info()
+    key = input_hash(nest_info)
+    cached = cache_dir() / key / f"{MODULE_NAME}.so"
+    dest_dir = Path(dest_dir)
+    dest = dest_dir / f"{MODULE_NAME}.so"
+    if cached.exists() and not force:
+        log.write(f"pygle-nest: module up to date (cache {key})\n")
+    else:
+        start = time.time()
+        log.write(f"pygle-nest: building {MODULE_NAME} ({', '.join(expected_models())}) ...\n")
+        with tempfile.TemporaryDirectory(prefix="pygle-build-") as tmp:
+            so = _generate_and_compile(Path(tmp), nest_info, log)
+            verify_module(so)
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            partial = cached.with_suffix(".so.partial")
+            shutil.copy(so, partial)
+            os.replace(partial, cached)
+        log.write(f"pygle-nest: built in {time.time() - start:.1f} s\n")
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    if not dest.exists() or dest.read_bytes() != cached.read_bytes():
+        partial = dest.with_suffix(".so.partial")
+        shutil.copy(cached, partial)
+        os.replace(partial, dest)
+    return dest
