@@ -1,0 +1,14 @@
+"""pygle-nest: Generalized Latent Equilibrium (GLE) networks in the NEST simulator.
+
+``pygle_nest.install()`` loads the GLE models into the running NEST kernel; in a plain NEST
+script ``nest.Install(pygle_nest.module_path())`` does the same.
+"""
+
+from .module import install, module_path
+from .network import NetworkSpec
+from .parameters import ACTIVATIONS, LOSSES, RECEPTORS
+from .reference import ReferenceNetwork
+
+__version__ = "0.1.0"
+__all__ = ["install", "module_path", "NetworkSpec", "ReferenceNetwork", "ACTIVATIONS", "LOSSES",
+           "RECEPTORS", "__version__"]

@@ -23,6 +23,8 @@ import time
 from pathlib import Path
 
 MODULE_NAME = "pyglemodule"
+#: Written next to the module: the models it must contain, and the hash of its inputs.
+MANIFEST = "models.json"
 REQUIRED_VERSIONS = {"nest-simulator": "3.10.0", "nestml": "9.0.0"}
 # NEST's wheel was built with the old libstdc++ string ABI: without the flag the module compiles
 # but cannot be loaded.
@@ -214,4 +216,8 @@ def build(dest_dir: Path, force: bool = False, log=sys.stdout) -> Path:
         partial = dest.with_suffix(".so.partial")
         shutil.copy(cached, partial)
         os.replace(partial, dest)
+    manifest = dest_dir / MANIFEST
+    partial = manifest.with_suffix(".partial")
+    partial.write_text(json.dumps({"models": expected_models(), "hash": key}))
+    os.replace(partial, manifest)
     return dest
