@@ -1,0 +1,75 @@
+"""Random GLE networks for the exactness tests: every activation, mixed time-constant groups."""
+
+import numpy as np
+
+from pygle_nest import ACTIVATIONS, NetworkSpec
+
+RESOLUTION = 0.1
+# (tau_m, tau_r) in ms: instantaneous, retrospective, prospective
+TAU_GROUPS = [(1.0, 1.0), (1.0, 0.4), (0.5, 1.0)]
+
+
+def _mixed_units(spec, rng, n, **params):
+    """n units cycling through the time-constant groups and all activations."""
+    groups = np.arange(n) % len(TAU_GROUPS)
+    tau_m, tau_r = np.array(TAU_GROUPS)[groups].T
+    activation = np.array(list(ACTIVATIONS))[rng.permutation(np.arange(n) % len(ACTIVATIONS))]
+    return spec.add_units(n, tau_m=tau_m, tau_r=tau_r, activation=activation,
+                          bias=rng.normal(0, 0.2, n), **params)
+
+
+def _streams(spec, rng, n_streams, n_steps):
+    t = np.arange(n_steps) * spec.resolution
+    freq = rng.uniform(0.2, 2.0, n_streams)
+    phase = rng.uniform(0, 2 * np.pi, n_streams)
+    return spec.add_streams(np.sin(freq[:, None] * t[None, :] + phase[:, None]))
+
+
+def layered(seed, sizes=(14, 14, 14, 14, 6), fwd_delay=1, bwd_delay=1, n_steps=2000):
+    """Layers connected all-to-all forward (rate) and with W^T backward (error); the last layer
+    is an output layer: half squared error, half cross-entropy with softmax, with targets."""
+    rng = np.random.default_rng(seed)
+    spec = NetworkSpec(resolution=RESOLUTION)
+    layers = [_mixed_units(spec, rng, n, gamma=rng.choice([0.0, 0.1])) for n in sizes[:-1]]
+    n_out = sizes[-1]
+    half = n_out // 2
+    out_se = spec.add_units(half, tau_m=1.0, tau_r=1.0, activation="tanh", beta=0.5)
+    out_ce = spec.add_units(n_out - half, tau_m=1.0, tau_r=1.0, activation="linear", beta=0.5,
+                            loss="cross_entropy")
+    layers.append(np.concatenate([out_se, out_ce]))
+    streams = _streams(spec, rng, 3, n_steps)
+    pre, post = np.meshgrid(streams, layers[0], indexing="ij")
+    spec.connect_stream(pre.ravel(), post.ravel(), rng.normal(0, 1.0, pre.size))
+    for below, above in zip(layers[:-1], layers[1:]):
+        pre, post = np.meshgrid(below, above, indexing="ij")
+        w = rng.normal(0, 1.0 / np.sqrt(len(below)), pre.size)
+        spec.connect(pre.ravel(), post.ravel(), w, delay=fwd_delay)
+        spec.connect(post.ravel(), pre.ravel(), w, delay=bwd_delay, channel="error", port="bwd")
+    targets = _streams(spec, rng, n_out, n_steps)
+    spec.connect_stream(targets[:half], out_se, 1.0, port="target")
+    t = np.arange(n_steps) * spec.resolution
+    logits = np.sin(0.3 * t[None, :] + np.arange(len(out_ce))[:, None])
+    soft = spec.add_streams(np.exp(logits) / np.exp(logits).sum(axis=0))  # smooth class targets
+    spec.connect_stream(soft, out_ce, 1.0, port="target")
+    pre, post = np.meshgrid(out_ce, out_ce, indexing="ij")
+    spec.connect(out_ce, out_ce, 1.0, delay=fwd_delay, port="softmax_self")
+    spec.connect(pre.ravel(), post.ravel(), 1.0, delay=fwd_delay, port="softmax_sum")
+    return spec
+
+
+def recurrent(seed, n=60, p=0.12, max_delay=5, n_steps=2000):
+    """Sparse random recurrence on both channels with random delays of 1..max_delay steps."""
+    rng = np.random.default_rng(seed)
+    spec = NetworkSpec(resolution=RESOLUTION)
+    units = _mixed_units(spec, rng, n, gamma=0.1, beta=rng.choice([0.0, 0.2], n))
+    for channel, port in (("rate", "fwd"), ("error", "bwd"), ("rate", "bwd"), ("error", "fwd")):
+        mask = rng.random((n, n)) < p / 2
+        pre, post = np.nonzero(mask)
+        spec.connect(units[pre], units[post], rng.normal(0, 0.25 / np.sqrt(p * n), pre.size),
+                     delay=rng.integers(1, max_delay + 1, pre.size), channel=channel, port=port)
+    streams = _streams(spec, rng, 4, n_steps)
+    spec.connect_stream(np.repeat(streams, n // 4), units[rng.permutation(n)[: 4 * (n // 4)]],
+                        rng.normal(0, 1.0, 4 * (n // 4)), delay=rng.integers(1, max_delay + 1, 4 * (n // 4)))
+    targets = _streams(spec, rng, 1, n_steps)
+    spec.connect_stream(np.repeat(targets, n), units, 1.0, delay=2, port="target")
+    return spec
