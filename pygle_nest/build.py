@@ -142,7 +142,7 @@ print(json.dumps(sorted(set(nest.node_models) | set(nest.synapse_models))))
 """
 
 
-def verify_module(so_path: Path):
+def verify_module(so_path: Path, generation_log: str = ""):
     """Load the module into a fresh NEST and raise BuildError if a model is missing."""
     out = subprocess.run([sys.executable, "-c", _VERIFY, str(so_path)], capture_output=True,
                          text=True, env=dict(os.environ, PYNEST_QUIET="1"))
@@ -151,11 +151,11 @@ def verify_module(so_path: Path):
     registered = set(json.loads(out.stdout.strip().splitlines()[-1]))
     missing = [m for m in expected_models() if m not in registered]
     if missing:
-        raise BuildError(f"the built module lacks the models {missing} (NESTML drops a model with "
-                         "an error silently; see the generation log above)")
+        raise BuildError(f"the built module lacks the models {missing}: NESTML drops a model with an "
+                         f"error and builds the rest. Its output:\n{generation_log[-6000:]}")
 
 
-def _generate_and_compile(work: Path, nest_info, log):
+def _generate_and_compile(work: Path, nest_info):
     templates = work / "templates"
     _assemble_templates(templates)
     nest_path = Path(nest_info["prefix"])
@@ -180,18 +180,19 @@ def _generate_and_compile(work: Path, nest_info, log):
     }
     proc = subprocess.run([sys.executable, "-c", _GENERATE, json.dumps(cfg)], cwd=work,
                           capture_output=True, text=True)
-    log.write(proc.stdout + proc.stderr)
     so = work / "install" / f"{MODULE_NAME}.so"
     if proc.returncode != 0 or not so.exists():
         tail = (proc.stdout + proc.stderr)[-6000:]
         for err in sorted((work / "target").glob("compiler_*err*.txt")) if (work / "target").exists() else []:
             tail += f"\n--- {err.name} ---\n" + err.read_text()[-6000:]
         raise BuildError(f"generating or compiling {MODULE_NAME} failed:\n{tail}")
-    return so
+    return so, proc.stdout + proc.stderr
 
 
 def build(dest_dir: Path, force: bool = False, log=sys.stdout) -> Path:
     """Build (or reuse) the module and copy it to dest_dir; return the path of the .so."""
+    if not MODELS_DIR.is_dir():
+        raise BuildError(f"no NESTML models at {MODELS_DIR}: building needs a source checkout of pygle-nest")
     check_versions()
     nest_info = _nest_info()
     key = input_hash(nest_info)
@@ -204,8 +205,8 @@ def build(dest_dir: Path, force: bool = False, log=sys.stdout) -> Path:
         start = time.time()
         log.write(f"pygle-nest: building {MODULE_NAME} ({', '.join(expected_models())}) ...\n")
         with tempfile.TemporaryDirectory(prefix="pygle-build-") as tmp:
-            so = _generate_and_compile(Path(tmp), nest_info, log)
-            verify_module(so)
+            so, generation_log = _generate_and_compile(Path(tmp), nest_info)
+            verify_module(so, generation_log)
             cached.parent.mkdir(parents=True, exist_ok=True)
             partial = cached.with_suffix(".so.partial")
             shutil.copy(so, partial)

@@ -8,13 +8,18 @@ from .build import MANIFEST, MODULE_NAME
 MODULE_DIR = Path(__file__).resolve().parent / "_module"
 
 
-def module_path() -> Path:
-    """Absolute path of the built module (``pip install .`` or ``python -m pygle_nest build``)."""
+def module_path() -> str:
+    """Absolute path of the built module, for ``nest.Install(pygle_nest.module_path())``."""
     path = MODULE_DIR / f"{MODULE_NAME}.so"
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist: build the module with `pip install .` "
                                 "or `python -m pygle_nest build`")
-    return path
+    return str(path)
+
+
+def models():
+    """Names of the models that the built module provides."""
+    return json.loads((MODULE_DIR / MANIFEST).read_text())["models"]
 
 
 def install():
@@ -24,10 +29,10 @@ def install():
     """
     import nest
 
-    models = json.loads((module_path().parent / MANIFEST).read_text())["models"]
-    if all(m in nest.node_models or m in nest.synapse_models for m in models):
+    expected = models()
+    if all(m in nest.node_models or m in nest.synapse_models for m in expected):
         return
-    nest.Install(str(module_path()))
-    missing = [m for m in models if m not in nest.node_models and m not in nest.synapse_models]
+    nest.Install(module_path())
+    missing = [m for m in expected if m not in nest.node_models and m not in nest.synapse_models]
     if missing:
         raise RuntimeError(f"{module_path()} was loaded but lacks the models {missing}: rebuild it")

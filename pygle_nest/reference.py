@@ -104,7 +104,8 @@ class ReferenceNetwork:
             return np.zeros(len(self.streams))
         return np.array([x[min(step, len(x) - 1)] for x in self.streams])
 
-    def _inputs(self, step):
+    def inputs(self, step):
+        """Port inputs (ports x units) that arrive in the given step from units and streams."""
         x = np.zeros((len(RECEPTORS), self.spec.n_units))
         for port, kind, d, mat in self.terms:
             if step - d < 0:
@@ -151,7 +152,7 @@ class ReferenceNetwork:
         """Run n_steps; return {name: array (n_steps, n_units)} of the values after each step."""
         out = {k: np.empty((n_steps, self.spec.n_units)) for k in record}
         for k in range(n_steps):
-            self.step(self._inputs(self.step_count))
+            self.step(self.inputs(self.step_count))
             for name in record:
                 out[name][k] = self.state[name]
         return out

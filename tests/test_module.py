@@ -1,0 +1,60 @@
+"""The module build (versions, cache, model check), loading it, and the README's NEST script."""
+
+import io
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import nest
+import pygle_nest
+from pygle_nest import build
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def test_expected_models_are_read_from_the_nestml_files():
+    assert "gle_neuron" in build.expected_models()
+    assert set(build.expected_models()) == set(pygle_nest.module.models())
+
+
+def test_wrong_versions_are_refused(monkeypatch):
+    monkeypatch.setattr(build.importlib.metadata, "version", lambda dist: "3.9.0")
+    with pytest.raises(build.BuildError, match=r"nest-simulator==3.10.0 is required .* found 3.9.0"):
+        build.check_versions()
+
+
+def test_unchanged_module_is_not_rebuilt(tmp_path):
+    log = io.StringIO()
+    path = build.build(tmp_path, log=log)
+    assert "module up to date" in log.getvalue()
+    assert Path(path).read_bytes() == Path(pygle_nest.module_path()).read_bytes()
+
+
+def test_a_missing_model_is_reported(tmp_path, monkeypatch):
+    monkeypatch.setattr(build, "expected_models", lambda: ["gle_neuron", "gle_missing_neuron"])
+    with pytest.raises(build.BuildError, match=r"lacks the models \['gle_missing_neuron'\]"):
+        build.verify_module(Path(pygle_nest.module_path()), "NESTML said: error in gle_missing_neuron")
+
+
+def test_install_is_idempotent_and_survives_reset():
+    nest.ResetKernel()
+    pygle_nest.install()
+    pygle_nest.install()
+    assert "gle_neuron" in nest.node_models
+    nest.ResetKernel()
+    assert "gle_neuron" not in nest.node_models
+    pygle_nest.install()
+    nest.Create("gle_neuron")
+
+
+def test_readme_plain_nest_script():
+    section = README.read_text().split("## A plain NEST script", 1)[1]
+    script = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    assert len(script.strip().splitlines()) <= 15
+    check = "\nimport numpy\nassert numpy.all(numpy.isfinite(mm.events['err'])) and numpy.ptp(mm.events['err']) > 0.01\nprint('ok')\n"
+    out = subprocess.run([sys.executable, "-c", script + check], capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.strip().endswith("ok"), out.stderr[-2000:]
