@@ -33,7 +33,8 @@ WHEEL_CXXFLAGS = "-fopenmp -O2 -DNDEBUG -std=c++20 -fPIC -D_GLIBCXX_USE_CXX11_AB
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MODELS_DIR = REPO_ROOT / "nestml_models"
 TEMPLATES_DIR = MODELS_DIR / "templates"
-MODULE_TEMPLATES = ["rate_channel_node.h.jinja2"]
+#: Each NESTML synapse also gives its backward twin, registered under this suffix.
+BACKWARD_SUFFIX = "_backward"
 
 
 class BuildError(RuntimeError):
@@ -53,10 +54,11 @@ def check_versions():
 
 
 def expected_models():
-    """Names of all models defined in nestml_models/*.nestml."""
+    """Names of all NEST models made from nestml_models/*.nestml (synapses with their twins)."""
     names = []
     for path in sorted(MODELS_DIR.glob("*.nestml")):
-        names += re.findall(r"^model\s+(\w+)\s*:", path.read_text(), flags=re.MULTILINE)
+        for name in re.findall(r"^model\s+(\w+)\s*:", path.read_text(), flags=re.MULTILINE):
+            names += [name, name + BACKWARD_SUFFIX] if name.endswith("_synapse") else [name]
     return names
 
 
@@ -115,21 +117,42 @@ def _write_wheel_nest_config(folder: Path, nest_pkg: Path):
 
 
 def _assemble_templates(dest: Path):
-    """NESTML's helper directives and module setup next to the project's own templates."""
+    """The project's templates next to NESTML's helper directives and module set-up (CMake)."""
     import pynestml  # only for its location; generation itself runs in a subprocess
     stock = Path(pynestml.__file__).parent / "codegeneration" / "resources_nest" / "point_neuron"
     shutil.copytree(stock / "directives_cpp", dest / "directives_cpp")
     shutil.copytree(stock / "setup", dest / "setup")
-    shutil.copytree(stock / "directives_cpp", dest / "setup" / "directives_cpp")
-    for name in MODULE_TEMPLATES:
-        shutil.copy(TEMPLATES_DIR / name, dest / "setup" / name)
-    for path in TEMPLATES_DIR.glob("@*.jinja2"):
-        shutil.copy(path, dest / path.name)
+    for path in (TEMPLATES_DIR / "module").glob("*.jinja2"):
+        shutil.copy(path, dest / "setup" / path.name)
+    for kind in ("neuron", "synapse"):
+        for path in (TEMPLATES_DIR / kind).glob("*.jinja2"):
+            shutil.copy(path, dest / path.name)
 
 
+# NESTML 9.0.0 asserts that a synapse has at most one input port while it builds the synapse's
+# template namespace; our rate synapses have two continuous ones, which that namespace does not
+# use (the project's template reads them from the model itself). The wrapper hides them from
+# that one method only; every NESTML check still runs.
 _GENERATE = """
 import json, sys
+import pynestml
+from pynestml.codegeneration.nest_code_generator import NESTCodeGenerator
 from pynestml.frontend.pynestml_frontend import generate_nest_target
+assert pynestml.__version__ == "9.0.0", pynestml.__version__
+namespace_of = NESTCodeGenerator._get_synapse_model_namespace
+
+def without_continuous_ports(self, synapse, metadata):
+    blocks = synapse.get_input_blocks()
+    saved = [b.input_definitions for b in blocks]
+    for b in blocks:
+        b.input_definitions = [p for p in b.input_definitions if not p.is_continuous()]
+    try:
+        return namespace_of(self, synapse, metadata)
+    finally:
+        for b, ports in zip(blocks, saved):
+            b.input_definitions = ports
+
+NESTCodeGenerator._get_synapse_model_namespace = without_continuous_ports
 cfg = json.loads(sys.argv[1])
 generate_nest_target(input_path=cfg["models"], target_path=cfg["target"], install_path=cfg["install"],
                      module_name=cfg["module"], logging_level="ERROR", codegen_opts=cfg["codegen_opts"])
@@ -162,7 +185,6 @@ def _generate_and_compile(work: Path, nest_info):
     if not (nest_path / "bin" / "nest-config").exists() or not nest_info["have_mpi"]:
         nest_path = work / "nest"
         _write_wheel_nest_config(nest_path, Path(nest_info["pkg"]))
-    neuron_templates = sorted(str(p.name) for p in TEMPLATES_DIR.glob("@NEURON_NAME@*.jinja2"))
     cfg = {
         "models": [str(p) for p in sorted(MODELS_DIR.glob("*.nestml"))],
         "target": str(work / "target"),
@@ -173,7 +195,8 @@ def _generate_and_compile(work: Path, nest_info):
             "nest_version": "v" + REQUIRED_VERSIONS["nest-simulator"],
             "templates": {
                 "path": str(templates),
-                "model_templates": {"neuron": neuron_templates, "synapse": []},
+                "model_templates": {kind: sorted(p.name for p in (TEMPLATES_DIR / kind).glob("*.jinja2"))
+                                    for kind in ("neuron", "synapse")},
                 "module_templates": ["setup"],
             },
         },
