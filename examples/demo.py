@@ -42,7 +42,7 @@ def build_network(rng, n_steps):
         pre, post = np.meshgrid(below, above, indexing="ij")
         w = rng.normal(0, 1.0 / np.sqrt(len(below)), pre.size)
         spec.connect(pre.ravel(), post.ravel(), w)
-        spec.connect(post.ravel(), pre.ravel(), w, channel="error", port="bwd")
+        spec.connect(post.ravel(), pre.ravel(), w, synapse="eprop_learning_signal_connection", port="bwd")
     return spec, signal, target, (layer1, layer2, output)
 
 

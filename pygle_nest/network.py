@@ -9,10 +9,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .parameters import ACTIVATIONS, DEFAULTS, LOSSES, RECEPTORS, check_time_constant, code
+from .build import BACKWARD_SUFFIX
+from .parameters import (DEFAULTS, PLASTIC_SYNAPSES, RECEPTORS, SYNAPSE_CHANNELS, SYNAPSE_DEFAULTS, code,
+                         synapse_params, unit_params)
 
-UNIT_FIELDS = ("tau_m", "tau_r", "bias", "gamma", "beta", "activation", "loss")
-CHANNELS = ("rate", "error")
+UNIT_FIELDS = tuple(DEFAULTS)
+INTEGER_FIELDS = ("activation", "loss")
+CONNECTION_FIELDS = ("pre", "post", "weight", "delay", "port", "model")
 
 
 def _column(values, n, dtype):
@@ -20,22 +23,46 @@ def _column(values, n, dtype):
 
 
 @dataclass
+class SynapseModel:
+    """A connection model: its NEST base model, channel (0 rate, 1 error) and, if plastic,
+    its common properties (as gle_synapse takes them: codes, not names)."""
+
+    name: str
+    base: str
+    params: dict
+
+    @property
+    def channel(self):
+        return SYNAPSE_CHANNELS[self.base]
+
+    @property
+    def plastic(self):
+        return self.base in PLASTIC_SYNAPSES
+
+
+def _builtin_models():
+    plastic = synapse_params(**SYNAPSE_DEFAULTS)
+    return {name: SynapseModel(name, name, dict(plastic) if name in PLASTIC_SYNAPSES else {})
+            for name in SYNAPSE_CHANNELS}
+
+
+@dataclass
 class NetworkSpec:
-    """Units, connections and input streams of one GLE network.
+    """Units, connections, connection models and input streams of one GLE network.
 
     resolution: the NEST resolution in ms (the Euler step h).
     """
 
     resolution: float
     units: dict = field(default_factory=lambda: {
-        k: np.zeros(0, int if k in ("activation", "loss") else float) for k in UNIT_FIELDS})
-    # connections between units: pre, post, weight, delay (steps), channel (0 rate, 1 error), port
+        k: np.zeros(0, int if k in INTEGER_FIELDS else float) for k in UNIT_FIELDS})
+    # connections between units; model indexes synapse_models (in insertion order)
     connections: dict = field(default_factory=lambda: {
-        "pre": np.zeros(0, int), "post": np.zeros(0, int), "weight": np.zeros(0),
-        "delay": np.zeros(0, int), "channel": np.zeros(0, int), "port": np.zeros(0, int)})
+        k: np.zeros(0, float if k == "weight" else int) for k in CONNECTION_FIELDS})
+    synapse_models: dict = field(default_factory=_builtin_models)
     # input streams: one array of values per stream, one value per step (the last one is held)
     streams: list = field(default_factory=list)
-    # stream connections: stream, post, weight, delay (steps), port
+    # stream connections (static rate connections): stream, post, weight, delay (steps), port
     stream_connections: dict = field(default_factory=lambda: {
         "stream": np.zeros(0, int), "post": np.zeros(0, int), "weight": np.zeros(0),
         "delay": np.zeros(0, int), "port": np.zeros(0, int)})
@@ -53,27 +80,29 @@ class NetworkSpec:
         delays = np.concatenate([self.connections["delay"], self.stream_connections["delay"], [1]])
         return int(delays.max())
 
+    def model_list(self):
+        return list(self.synapse_models.values())
+
     def add_units(self, n, **params):
         """Append n units; parameters are scalars or one value per unit. Returns their indices."""
         if n < 1:
             raise ValueError(f"n must be >= 1; got {n}")
-        unknown = set(params) - set(UNIT_FIELDS)
-        if unknown:
-            raise ValueError(f"unknown unit parameter(s) {sorted(unknown)}; allowed: {', '.join(UNIT_FIELDS)}")
-        values = {**DEFAULTS, **params}
-        for name in ("tau_m", "tau_r"):
-            check_time_constant(name, values[name], self.resolution)
-        activation = np.vectorize(lambda a: code(ACTIVATIONS, a, "activation"), otypes=[int])(values["activation"])
-        loss = np.vectorize(lambda a: code(LOSSES, a, "loss"), otypes=[int])(values["loss"])
-        if np.any(np.asarray(values["beta"], dtype=float) < 0):
-            raise ValueError(f"beta must be >= 0; got {values['beta']}")
-        new = {k: _column(values[k], n, float) for k in ("tau_m", "tau_r", "bias", "gamma", "beta")}
-        new["activation"] = _column(activation, n, int)
-        new["loss"] = _column(loss, n, int)
+        values = unit_params(self.resolution, **{**DEFAULTS, **params})
         first = self.n_units
         for k in UNIT_FIELDS:
-            self.units[k] = np.concatenate([self.units[k], new[k]])
+            dtype = int if k in INTEGER_FIELDS else float
+            self.units[k] = np.concatenate([self.units[k], _column(values[k], n, dtype)])
         return np.arange(first, first + n)
+
+    def add_synapse_model(self, name, **params):
+        """A plastic model `name` (from gle_synapse) and its twin `name`_backward, with their
+        common properties (optimizer, eta, ...)."""
+        values = synapse_params(**{**SYNAPSE_DEFAULTS, **params})
+        for model_name, base in ((name, "gle_synapse"), (name + BACKWARD_SUFFIX, "gle_synapse_backward")):
+            if model_name in self.synapse_models:
+                raise ValueError(f"a synapse model {model_name!r} exists already")
+            self.synapse_models[model_name] = SynapseModel(model_name, base, dict(values))
+        return name
 
     def _checked(self, post, weight, delay, port, n):
         post = _column(post, n, int)
@@ -90,19 +119,21 @@ class NetworkSpec:
             raise ValueError("weight must be finite")
         return post, weight, delay, port
 
-    def connect(self, pre, post, weight, delay=1, channel="rate", port="fwd"):
-        """Connect units pre[k] -> post[k] (arrays of equal length, or scalars)."""
+    def connect(self, pre, post, weight, delay=1, synapse="rate_connection_delayed", port="fwd"):
+        """Connect units pre[k] -> post[k] (arrays of equal length, or scalars) with a model of
+        synapse_models: the rate channel (rate_connection_delayed, gle_synapse, ...) or the
+        error channel (eprop_learning_signal_connection, gle_synapse_backward, ...)."""
         n = max(np.size(pre), np.size(post))
         pre = _column(pre, n, int)
         if np.any((pre < 0) | (pre >= self.n_units)):
             raise ValueError(f"pre must index the {self.n_units} units")
-        if channel not in CHANNELS:
-            raise ValueError(f"unknown channel {channel!r}; allowed: {', '.join(CHANNELS)}")
+        if synapse not in self.synapse_models:
+            raise ValueError(f"unknown synapse model {synapse!r}; known: {', '.join(self.synapse_models)}")
         post, weight, delay, port = self._checked(post, weight, delay, port, n)
-        new = {"pre": pre, "post": post, "weight": weight, "delay": delay,
-               "channel": np.full(n, CHANNELS.index(channel)), "port": port}
-        for k, v in new.items():
+        model = np.full(n, list(self.synapse_models).index(synapse))
+        for k, v in zip(CONNECTION_FIELDS, (pre, post, weight, delay, port, model)):
             self.connections[k] = np.concatenate([self.connections[k], v])
+        return np.arange(len(self.connections["pre"]) - n, len(self.connections["pre"]))
 
     def add_streams(self, values):
         """Append input streams (one row of values per stream, one value per step). Returns their indices."""

@@ -14,12 +14,41 @@ ACTIVATIONS = {"linear": 0, "tanh": 1, "sigmoid": 2, "softplus": 3, "relu": 4, "
 LOSSES = {"squared_error": 0, "cross_entropy": 1}
 #: Receptor types (continuous input ports) of gle_neuron.
 RECEPTORS = {"fwd": 0, "bwd": 1, "target": 2, "softmax_self": 3, "softmax_sum": 4}
-#: The two output channels of gle_neuron and the NEST connection model that carries each.
-CHANNEL_CONNECTIONS = {"rate": "rate_connection_delayed", "error": "eprop_learning_signal_connection"}
+#: Connection models between GLE units and the channel each carries (0 rate, 1 error):
+#: NEST's static ones and the plastic gle_synapse with its backward twin.
+SYNAPSE_CHANNELS = {"rate_connection_delayed": 0, "eprop_learning_signal_connection": 1,
+                    "gle_synapse": 0, "gle_synapse_backward": 1}
+PLASTIC_SYNAPSES = ("gle_synapse", "gle_synapse_backward")
 
 #: Defaults of gle_neuron (times in ms).
 DEFAULTS = {"tau_m": 10.0, "tau_r": 10.0, "bias": 0.0, "gamma": 0.0, "beta": 0.0,
-            "activation": "linear", "loss": "squared_error"}
+            "activation": "linear", "loss": "squared_error", "eta_bias": 0.0, "eta_tau": 0.0,
+            "tau_m_min": 0.0}
+
+#: Optimizers of gle_synapse and the codes of its ``optimizer`` parameter.
+OPTIMIZERS = {"plain": 0, "momentum": 1, "adam": 2}
+#: Defaults of gle_synapse's common properties.
+SYNAPSE_DEFAULTS = {"learning": True, "optimizer": "plain", "eta": 0.001, "mu": 0.9, "beta1": 0.9,
+                    "beta2": 0.999, "epsilon": 1e-8}
+
+
+def synapse_params(**params):
+    """Checked gle_synapse common properties, codes instead of names (ValueError names the range)."""
+    unknown = set(params) - set(SYNAPSE_DEFAULTS)
+    if unknown:
+        raise ValueError(f"unknown gle_synapse parameter(s) {sorted(unknown)}; allowed: {', '.join(SYNAPSE_DEFAULTS)}")
+    out = dict(params)
+    if "optimizer" in out:
+        out["optimizer"] = code(OPTIMIZERS, out["optimizer"], "optimizer")
+    if "learning" in out:
+        out["learning"] = bool(out["learning"])
+    checks = {"eta": (lambda x: x >= 0, ">= 0"), "mu": (lambda x: 0 <= x < 1, "in [0, 1)"),
+              "beta1": (lambda x: 0 <= x < 1, "in [0, 1)"), "beta2": (lambda x: 0 <= x < 1, "in [0, 1)"),
+              "epsilon": (lambda x: x > 0, "> 0")}
+    for name, (ok, allowed) in checks.items():
+        if name in out and not (np.isfinite(out[name]) and ok(out[name])):
+            raise ValueError(f"{name} must be {allowed}; got {out[name]}")
+    return out
 
 
 def code(table, name, what):
@@ -51,13 +80,14 @@ def unit_params(resolution, **params):
     for name in ("tau_m", "tau_r"):
         if name in out:
             check_time_constant(name, out[name], resolution)
-    if "beta" in out and np.any(np.asarray(out["beta"], dtype=float) < 0):
-        raise ValueError(f"beta must be >= 0; got {out['beta']}")
-    for name in ("bias", "gamma", "beta"):
+    for name in ("beta", "eta_bias", "eta_tau", "tau_m_min"):
+        if name in out and np.any(np.asarray(out[name], dtype=float) < 0):
+            raise ValueError(f"{name} must be >= 0; got {out[name]}")
+    for name in ("bias", "gamma", "beta", "eta_bias", "eta_tau", "tau_m_min"):
         if name in out and not np.all(np.isfinite(np.asarray(out[name], dtype=float))):
             raise ValueError(f"{name} must be finite; got {out[name]}")
-    if "activation" in out:
-        out["activation"] = code(ACTIVATIONS, out["activation"], "activation")
-    if "loss" in out:
-        out["loss"] = code(LOSSES, out["loss"], "loss")
+    for name, table in (("activation", ACTIVATIONS), ("loss", LOSSES)):
+        if name in out:
+            out[name] = np.vectorize(lambda a: code(table, a, name), otypes=[int])(out[name])
+            out[name] = out[name].item() if out[name].ndim == 0 else out[name]
     return out

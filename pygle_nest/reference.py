@@ -1,18 +1,24 @@
 """NumPy reference of the discrete GLE scheme that the NEST module implements.
 
-The one place in Python that knows the equations. Vectorised over units; runs without NEST.
-Per step n (h = resolution, all units updated together; see README, "The discrete scheme"):
+The one place in Python that knows the equations. Vectorised over units and connections; runs
+without NEST. Per step n (h = resolution; see README, "The discrete scheme"):
 
-    inputs: x_p,i(n) = sum over connections c into port p of unit i of w_c * s_c(n - d_c)
-            where s_c(m) is what the sender sent after its step m: rate_out, err_out, or the
-            stream's value m (0 before the first step; a stream holds its last value)
+    inputs: x_p,i(n) = sum over connections c into port p of unit i of tx_c(n - d_c)
+            tx_c(m) = w_c(m) s_c(m): the weight before the updates of step m times what the
+            sender sent after its step m (rate_out, err_out, or a stream's value m)
     inst_e = phi'(u_breve) * (x_bwd + beta * delta)        u_breve of step n - 1
              delta = x_target - phi(u_breve)                 (loss 0, beta != 0)
              delta = x_target - x_self / x_sum if x_sum > 0  (loss 1, beta != 0)
     dv = (inst_e - v) / tau_r ;  err = v + tau_m dv ;  v += h dv
     du = (x_fwd + bias + gamma err - u) / tau_m ;  u_breve = u + tau_r du ;  u += h du
     r = phi(u_breve) ;  phi_prime = phi'(u_breve)
+    bias += h eta_bias err ;  tau_m = max(tau_m - eta_tau err du h, max(tau_m_min, h))  (eta_tau > 0)
     rate_out = r (loss 0) or exp(r) (loss 1) ;  err_out = err
+    then every connection sends tx_c(n), and every plastic one (learning on) updates with
+    g = h err_i(n) rate_out_j(n) (i the unit the rate goes to, j the unit it comes from):
+        plain: w += eta g;  momentum: m = mu m + g, w += eta m;
+        Adam: m = b1 m + (1 - b1) g, s = b2 s + (1 - b2) g^2, w += eta (m / c1) / (sqrt(s / c2) + eps)
+        with c1 = 1 - b1^(n+1), c2 = 1 - b2^(n+1)
 """
 
 import numpy as np
@@ -21,7 +27,8 @@ import scipy.sparse as sp
 from .network import NetworkSpec
 from .parameters import ACTIVATIONS, RECEPTORS
 
-RECORDABLES = ("u", "u_breve", "r", "phi_prime", "v", "err", "I_fwd", "I_bwd", "y")
+RECORDABLES = ("u", "u_breve", "r", "phi_prime", "v", "err", "I_fwd", "I_bwd", "y", "bias", "tau_m")
+SYNAPSE_STATES = ("weight", "m", "s")
 
 
 def _sigmoid(x):
@@ -59,6 +66,7 @@ class ReferenceNetwork:
     """Runs a :class:`~pygle_nest.network.NetworkSpec` step by step in NumPy.
 
     State persists between :meth:`run` calls; ``run(a)`` then ``run(b)`` equals ``run(a + b)``.
+    ``synapses[name]`` holds the weight and optimizer states of every connection.
     """
 
     def __init__(self, spec: NetworkSpec):
@@ -66,54 +74,64 @@ class ReferenceNetwork:
         n = spec.n_units
         units = spec.units
         self.h = float(spec.resolution)
-        self.tau_m, self.tau_r = units["tau_m"].copy(), units["tau_r"].copy()
-        self.bias, self.gamma, self.beta = units["bias"].copy(), units["gamma"].copy(), units["beta"].copy()
+        self.params = {k: units[k].astype(float).copy() for k in ("tau_r", "gamma", "beta", "eta_bias",
+                                                                   "eta_tau", "tau_m_min")}
         self.cross_entropy = units["loss"] == 1
         self.groups = [(a, np.flatnonzero(units["activation"] == a)) for a in sorted(ACTIVATIONS.values())
                        if np.any(units["activation"] == a)]
         self.state = {k: np.zeros(n) for k in RECORDABLES}
         self.state["phi_prime"][:] = 1.0
+        self.state["bias"] = units["bias"].astype(float).copy()
+        self.state["tau_m"] = units["tau_m"].astype(float).copy()
         self.step_count = 0
         self.depth = spec.max_delay + 1
-        self.sent = {"rate": np.zeros((self.depth, n)), "error": np.zeros((self.depth, n))}
-        self.streams = spec.streams
-        self._build_matrices()
+        self.sent = np.zeros((2, n))  # what each unit sent after the last step: rate, error
+        self._init_connections()
+        self._init_streams()
 
-    def _build_matrices(self):
-        """One sparse matrix per (port, source kind, delay): input = sum M @ sent(n - d)."""
-        spec, n = self.spec, self.spec.n_units
-        self.terms = []
-        c = spec.connections
-        for kind, channel in (("rate", 0), ("error", 1)):
-            sel = c["channel"] == channel
-            for port in np.unique(c["port"][sel]):
-                for d in np.unique(c["delay"][sel & (c["port"] == port)]):
-                    m = sel & (c["port"] == port) & (c["delay"] == d)
-                    mat = sp.csr_matrix((c["weight"][m], (c["post"][m], c["pre"][m])), shape=(n, n))
-                    self.terms.append((int(port), kind, int(d), mat))
-        s = spec.stream_connections
-        n_streams = len(spec.streams)
+    def _init_connections(self):
+        c = self.spec.connections
+        models = self.spec.model_list()
+        self.synapses = {k: (c["weight"].copy() if k == "weight" else np.zeros(len(c["pre"])))
+                         for k in SYNAPSE_STATES}
+        self.channel = np.array([models[m].channel for m in c["model"]], dtype=int)
+        self.target_slot = c["port"] * self.spec.n_units + c["post"]
+        self.tx = np.zeros((self.depth, len(c["pre"])))  # transmitted values, ring over steps
+        self.by_delay = [(int(d), np.flatnonzero(c["delay"] == d)) for d in np.unique(c["delay"])]
+        # plastic connections grouped by model: (model, indices, pre and post are rate/error units)
+        self.plastic = []
+        for k, model in enumerate(models):
+            idx = np.flatnonzero((c["model"] == k))
+            if model.plastic and len(idx):
+                rate_unit = np.where(self.channel[idx] == 0, c["pre"][idx], c["post"][idx])
+                error_unit = np.where(self.channel[idx] == 0, c["post"][idx], c["pre"][idx])
+                self.plastic.append((model, idx, rate_unit, error_unit))
+
+    def _init_streams(self):
+        s, n = self.spec.stream_connections, self.spec.n_units
+        self.stream_terms = []
         for port in np.unique(s["port"]):
             for d in np.unique(s["delay"][s["port"] == port]):
                 m = (s["port"] == port) & (s["delay"] == d)
-                mat = sp.csr_matrix((s["weight"][m], (s["post"][m], s["stream"][m])), shape=(n, n_streams))
-                self.terms.append((int(port), "stream", int(d), mat))
+                mat = sp.csr_matrix((s["weight"][m], (s["post"][m], s["stream"][m])),
+                                    shape=(n, len(self.spec.streams)))
+                self.stream_terms.append((int(port), int(d), mat))
 
     def _stream_values(self, step):
-        if step < 0:
-            return np.zeros(len(self.streams))
-        return np.array([x[min(step, len(x) - 1)] for x in self.streams])
+        return np.array([x[min(step, len(x) - 1)] for x in self.spec.streams])
 
     def inputs(self, step):
         """Port inputs (ports x units) that arrive in the given step from units and streams."""
-        x = np.zeros((len(RECEPTORS), self.spec.n_units))
-        for port, kind, d, mat in self.terms:
-            if step - d < 0:
-                continue
-            if kind == "stream":
+        n = self.spec.n_units
+        flat = np.zeros(len(RECEPTORS) * n)
+        for d, idx in self.by_delay:
+            if step - d >= 0:
+                flat += np.bincount(self.target_slot[idx], weights=self.tx[(step - d) % self.depth, idx],
+                                    minlength=flat.size)
+        x = flat.reshape(len(RECEPTORS), n)
+        for port, d, mat in self.stream_terms:
+            if step - d >= 0:
                 x[port] += mat @ self._stream_values(step - d)
-            else:
-                x[port] += mat @ self.sent[kind][(step - d) % self.depth]
         return x
 
     def _phi(self, x, derivative=False):
@@ -124,29 +142,55 @@ class ReferenceNetwork:
         return out
 
     def step(self, x):
-        """Advance all units by one step with port inputs x (shape: ports x units)."""
-        s, h = self.state, self.h
+        """Advance all units by one step with port inputs x (ports x units), then let every
+        connection send and learn."""
+        s, p, h = self.state, self.params, self.h
         fwd, bwd, target, soft_self, soft_sum = x
         delta = np.zeros_like(fwd)
-        nudged = self.beta != 0.0
+        nudged = p["beta"] != 0.0
         squared = nudged & ~self.cross_entropy
         delta[squared] = target[squared] - self._phi(s["u_breve"])[squared]
         soft = nudged & self.cross_entropy & (soft_sum > 0.0)
         delta[soft] = target[soft] - soft_self[soft] / soft_sum[soft]
-        inst_e = self._phi(s["u_breve"], derivative=True) * (bwd + self.beta * delta)
-        dv = (inst_e - s["v"]) / self.tau_r
-        s["err"] = s["v"] + self.tau_m * dv
+        inst_e = self._phi(s["u_breve"], derivative=True) * (bwd + p["beta"] * delta)
+        dv = (inst_e - s["v"]) / p["tau_r"]
+        s["err"] = s["v"] + s["tau_m"] * dv
         s["v"] = s["v"] + h * dv
-        du = (fwd + self.bias + self.gamma * s["err"] - s["u"]) / self.tau_m
-        s["u_breve"] = s["u"] + self.tau_r * du
+        du = (fwd + s["bias"] + p["gamma"] * s["err"] - s["u"]) / s["tau_m"]
+        s["u_breve"] = s["u"] + p["tau_r"] * du
         s["u"] = s["u"] + h * du
         s["r"] = self._phi(s["u_breve"])
         s["phi_prime"] = self._phi(s["u_breve"], derivative=True)
+        s["bias"] = s["bias"] + h * p["eta_bias"] * s["err"]
+        learn_tau = p["eta_tau"] != 0.0
+        s["tau_m"] = np.where(learn_tau, np.maximum(s["tau_m"] - p["eta_tau"] * s["err"] * du * h,
+                                                    np.maximum(p["tau_m_min"], h)), s["tau_m"])
         s["I_fwd"], s["I_bwd"], s["y"] = fwd, bwd, target
-        slot = self.step_count % self.depth
-        self.sent["rate"][slot] = np.where(self.cross_entropy, np.exp(s["r"]), s["r"])
-        self.sent["error"][slot] = s["err"]
+        self.sent[0] = np.where(self.cross_entropy, np.exp(s["r"]), s["r"])
+        self.sent[1] = s["err"]
+        self._connections_send_and_learn()
         self.step_count += 1
+
+    def _connections_send_and_learn(self):
+        c, syn = self.spec.connections, self.synapses
+        self.tx[self.step_count % self.depth] = syn["weight"] * self.sent[self.channel, c["pre"]]
+        k = self.step_count + 1  # Adam's step number
+        for model, idx, rate_unit, error_unit in self.plastic:
+            q = model.params
+            if not q["learning"]:
+                continue
+            g = self.h * self.sent[1, error_unit] * self.sent[0, rate_unit]
+            if q["optimizer"] == 0:
+                syn["weight"][idx] += q["eta"] * g
+            elif q["optimizer"] == 1:
+                syn["m"][idx] = q["mu"] * syn["m"][idx] + g
+                syn["weight"][idx] += q["eta"] * syn["m"][idx]
+            else:
+                b1, b2 = q["beta1"], q["beta2"]
+                syn["m"][idx] = b1 * syn["m"][idx] + (1 - b1) * g
+                syn["s"][idx] = b2 * syn["s"][idx] + (1 - b2) * g * g
+                c1, c2 = 1 - b1 ** float(k), 1 - b2 ** float(k)
+                syn["weight"][idx] += q["eta"] * (syn["m"][idx] / c1) / (np.sqrt(syn["s"][idx] / c2) + q["epsilon"])
 
     def run(self, n_steps, record=RECORDABLES):
         """Run n_steps; return {name: array (n_steps, n_units)} of the values after each step."""

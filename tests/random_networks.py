@@ -25,12 +25,24 @@ def _streams(spec, rng, n_streams, n_steps):
     return spec.add_streams(np.sin(freq[:, None] * t[None, :] + phase[:, None]))
 
 
-def layered(seed, sizes=(14, 14, 14, 14, 6), fwd_delay=1, bwd_delay=1, n_steps=2000):
-    """Layers connected all-to-all forward (rate) and with W^T backward (error); the last layer
-    is an output layer: half squared error, half cross-entropy with softmax, with targets."""
+def layered(seed, sizes=(14, 14, 14, 14, 6), fwd_delay=1, bwd_delay=1, n_steps=2000, plasticity=None,
+            unit_learning=None, feedback="transposed"):
+    """Layers connected all-to-all forward (rate) and backward (error); the last layer is an
+    output layer: half squared error, half cross-entropy with softmax, with targets.
+
+    plasticity: common properties of a plastic gle_synapse copy for the forward connections
+    (None: static); its backward twin carries the errors when feedback is "transposed";
+    feedback "random" sends them through fixed random weights B instead.
+    unit_learning: eta_bias / eta_tau / tau_m_min of the hidden units.
+    """
     rng = np.random.default_rng(seed)
     spec = NetworkSpec(resolution=RESOLUTION)
-    layers = [_mixed_units(spec, rng, n, gamma=rng.choice([0.0, 0.1])) for n in sizes[:-1]]
+    fwd_model, bwd_model = "rate_connection_delayed", "eprop_learning_signal_connection"
+    if plasticity is not None:
+        fwd_model = spec.add_synapse_model("plastic", **plasticity)
+        bwd_model = fwd_model + "_backward" if feedback == "transposed" else bwd_model
+    layers = [_mixed_units(spec, rng, n, gamma=rng.choice([0.0, 0.1]), **(unit_learning or {}))
+              for n in sizes[:-1]]
     n_out = sizes[-1]
     half = n_out // 2
     out_se = spec.add_units(half, tau_m=1.0, tau_r=1.0, activation="tanh", beta=0.5)
@@ -43,8 +55,9 @@ def layered(seed, sizes=(14, 14, 14, 14, 6), fwd_delay=1, bwd_delay=1, n_steps=2
     for below, above in zip(layers[:-1], layers[1:]):
         pre, post = np.meshgrid(below, above, indexing="ij")
         w = rng.normal(0, 1.0 / np.sqrt(len(below)), pre.size)
-        spec.connect(pre.ravel(), post.ravel(), w, delay=fwd_delay)
-        spec.connect(post.ravel(), pre.ravel(), w, delay=bwd_delay, channel="error", port="bwd")
+        b = w if feedback == "transposed" else rng.normal(0, 1.0 / np.sqrt(len(below)), pre.size)
+        spec.connect(pre.ravel(), post.ravel(), w, delay=fwd_delay, synapse=fwd_model)
+        spec.connect(post.ravel(), pre.ravel(), b, delay=bwd_delay, synapse=bwd_model, port="bwd")
     targets = _streams(spec, rng, n_out, n_steps)
     spec.connect_stream(targets[:half], out_se, 1.0, port="target")
     t = np.arange(n_steps) * spec.resolution
@@ -62,11 +75,12 @@ def recurrent(seed, n=60, p=0.12, max_delay=5, n_steps=2000):
     rng = np.random.default_rng(seed)
     spec = NetworkSpec(resolution=RESOLUTION)
     units = _mixed_units(spec, rng, n, gamma=0.1, beta=rng.choice([0.0, 0.2], n))
-    for channel, port in (("rate", "fwd"), ("error", "bwd"), ("rate", "bwd"), ("error", "fwd")):
-        mask = rng.random((n, n)) < p / 2
+    rate, error = "rate_connection_delayed", "eprop_learning_signal_connection"
+    for synapse, port in ((rate, "fwd"), (error, "bwd")):
+        mask = rng.random((n, n)) < p
         pre, post = np.nonzero(mask)
         spec.connect(units[pre], units[post], rng.normal(0, 0.25 / np.sqrt(p * n), pre.size),
-                     delay=rng.integers(1, max_delay + 1, pre.size), channel=channel, port=port)
+                     delay=rng.integers(1, max_delay + 1, pre.size), synapse=synapse, port=port)
     streams = _streams(spec, rng, 4, n_steps)
     spec.connect_stream(np.repeat(streams, n // 4), units[rng.permutation(n)[: 4 * (n // 4)]],
                         rng.normal(0, 1.0, 4 * (n // 4)), delay=rng.integers(1, max_delay + 1, 4 * (n // 4)))

@@ -25,7 +25,7 @@ def test_time_constant_below_resolution(kernel, name, value):
 def test_defaults_below_a_coarse_resolution_fail_before_simulating(kernel):
     nest.resolution = 20.0
     nest.Create("gle_neuron")  # default tau_m = 10 ms
-    with pytest.raises(NESTError, match=r"tau_m >= resolution\(\).*resolution 20"):
+    with pytest.raises(NESTError, match=r"tau_[mr] >= resolution\(\).*resolution 20"):
         nest.Simulate(100.0)
     assert nest.biological_time == 0.0
 
@@ -53,8 +53,8 @@ def test_unknown_names_in_python():
         spec.connect(units[0], units[1], 1.0, port="feedback")
     with pytest.raises(ValueError, match="delay must be >= 1 step"):
         spec.connect(units[0], units[1], 1.0, delay=0)
-    with pytest.raises(ValueError, match="unknown channel"):
-        spec.connect(units[0], units[1], 1.0, channel="spikes")
+    with pytest.raises(ValueError, match="unknown synapse model 'stdp_synapse'"):
+        spec.connect(units[0], units[1], 1.0, synapse="stdp_synapse")
     with pytest.raises(ValueError, match="post must index the 3 units"):
         spec.connect(units[0], 7, 1.0)
 

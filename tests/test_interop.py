@@ -47,7 +47,7 @@ def test_generator_lin_rate_ipn_multimeter(kernel):
     drive, target = spec.add_streams([np.sin(0.7 * t) + (t > 30), 0.5 * np.cos(0.4 * t)])
     spec.connect_stream(drive, a, 1.5, delay=1)
     spec.connect_stream(target, b, 1.0, delay=4, port="target")
-    spec.connect(b, a, 0.7, delay=2, channel="error", port="bwd")
+    spec.connect(b, a, 0.7, delay=2, synapse="eprop_learning_signal_connection", port="bwd")
     ref = reference_with_lin_rate(spec, a, b)
 
     net = nest_backend.create(spec)
