@@ -34,39 +34,50 @@ class NestNetwork:
         nest.Connect(mm, self.units if units is None else units)
         return mm
 
-    def connection_order(self, which):
-        """NEST connections and the positions in them of the spec's connections `which`.
+    def _per_model(self, which):
+        """For each connection model among the spec's connections `which`: the positions in
+        `which`, the model's NEST connections, and where each of them sits in those.
 
-        A connection is identified by (pre, post, model, port); the spec must not repeat one.
+        A connection is identified by (pre, post, port); the spec must not repeat one per model.
         """
         import nest
 
         c, n = self.spec.connections, self.spec.n_units
-        names = [m.name for m in self.spec.model_list()]
-        conns = nest.GetConnections(source=self.units, target=self.units,
-                                    synapse_model=sorted({names[k] for k in c["model"][which]}))
-        status = conns.get(["source", "target", "synapse_model", "receptor"])
+        which = np.asarray(which)
         ids = np.asarray(self.units.tolist())
-
-        def key(pre, post, model, port):
-            return ((np.asarray(model) * 8 + np.asarray(port)) * n + pre) * n + post
-
-        have = key(np.searchsorted(ids, status["source"]), np.searchsorted(ids, status["target"]),
-                   [names.index(m) for m in status["synapse_model"]], status["receptor"])
-        want = key(c["pre"][which], c["post"][which], c["model"][which], c["port"][which])
-        if len(np.unique(want)) != len(want):
-            raise ValueError("connections with the same (pre, post, model, port) cannot be told apart")
-        order = np.argsort(have)
-        pos = np.minimum(np.searchsorted(have[order], want), len(have) - 1)
-        if np.any(have[order][pos] != want):
-            raise RuntimeError("some connections of the spec are not in NEST")
-        return conns, order[pos]
+        for k in np.unique(c["model"][which]):
+            positions = np.flatnonzero(c["model"][which] == k)
+            sel = which[positions]
+            conns = nest.GetConnections(source=self.units, target=self.units,
+                                        synapse_model=self.spec.model_list()[k].name)
+            status = conns.get(["source", "target", "receptor"])
+            have = (np.asarray(status["receptor"]) * n + np.searchsorted(ids, status["source"])) * n \
+                + np.searchsorted(ids, status["target"])
+            want = (c["port"][sel] * n + c["pre"][sel]) * n + c["post"][sel]
+            if len(np.unique(want)) != len(want):
+                raise ValueError("connections with the same (pre, post, model, port) cannot be told apart")
+            order = np.argsort(have)
+            pos = np.minimum(np.searchsorted(have[order], want), len(have) - 1)
+            if len(have) == 0 or np.any(have[order][pos] != want):
+                raise RuntimeError("some connections of the spec are not in NEST")
+            yield positions, conns, order[pos]
 
     def synapse_states(self, which):
-        """{weight, m, s}: arrays over the spec's connections `which` (plastic ones for m, s)."""
-        conns, index = self.connection_order(which)
-        status = conns.get(list(SYNAPSE_STATES))
-        return {k: np.asarray(status[k], dtype=float)[index] for k in SYNAPSE_STATES}
+        """{weight, m, s} of the spec's plastic connections `which` (indices), in that order."""
+        out = {k: np.empty(len(which)) for k in SYNAPSE_STATES}
+        for positions, conns, index in self._per_model(which):
+            status = conns.get(list(SYNAPSE_STATES))
+            for k in SYNAPSE_STATES:
+                out[k][positions] = np.asarray(status[k], dtype=float)[index]
+        return out
+
+    def set_weights(self, which, weights):
+        """Set the weights of the spec's connections `which` (indices) in NEST."""
+        weights = np.broadcast_to(np.asarray(weights, dtype=float), (len(which),))
+        for positions, conns, index in self._per_model(which):
+            current = np.asarray(conns.get("weight"), dtype=float).reshape(-1)
+            current[index] = weights[positions]
+            conns.set(weight=current.tolist())
 
 
 def stream_amplitudes(values, resolution, first_step=0):

@@ -26,7 +26,7 @@ def _streams(spec, rng, n_streams, n_steps):
 
 
 def layered(seed, sizes=(14, 14, 14, 14, 6), fwd_delay=1, bwd_delay=1, n_steps=2000, plasticity=None,
-            unit_learning=None, feedback="transposed"):
+            unit_learning=None, feedback="transposed", stream_delay=1):
     """Layers connected all-to-all forward (rate) and backward (error); the last layer is an
     output layer: half squared error, half cross-entropy with softmax, with targets.
 
@@ -51,7 +51,7 @@ def layered(seed, sizes=(14, 14, 14, 14, 6), fwd_delay=1, bwd_delay=1, n_steps=2
     layers.append(np.concatenate([out_se, out_ce]))
     streams = _streams(spec, rng, 3, n_steps)
     pre, post = np.meshgrid(streams, layers[0], indexing="ij")
-    spec.connect_stream(pre.ravel(), post.ravel(), rng.normal(0, 1.0, pre.size))
+    spec.connect_stream(pre.ravel(), post.ravel(), rng.normal(0, 1.0, pre.size), delay=stream_delay)
     for below, above in zip(layers[:-1], layers[1:]):
         pre, post = np.meshgrid(below, above, indexing="ij")
         w = rng.normal(0, 1.0 / np.sqrt(len(below)), pre.size)
@@ -59,11 +59,11 @@ def layered(seed, sizes=(14, 14, 14, 14, 6), fwd_delay=1, bwd_delay=1, n_steps=2
         spec.connect(pre.ravel(), post.ravel(), w, delay=fwd_delay, synapse=fwd_model)
         spec.connect(post.ravel(), pre.ravel(), b, delay=bwd_delay, synapse=bwd_model, port="bwd")
     targets = _streams(spec, rng, n_out, n_steps)
-    spec.connect_stream(targets[:half], out_se, 1.0, port="target")
+    spec.connect_stream(targets[:half], out_se, 1.0, delay=stream_delay, port="target")
     t = np.arange(n_steps) * spec.resolution
     logits = np.sin(0.3 * t[None, :] + np.arange(len(out_ce))[:, None])
     soft = spec.add_streams(np.exp(logits) / np.exp(logits).sum(axis=0))  # smooth class targets
-    spec.connect_stream(soft, out_ce, 1.0, port="target")
+    spec.connect_stream(soft, out_ce, 1.0, delay=stream_delay, port="target")
     pre, post = np.meshgrid(out_ce, out_ce, indexing="ij")
     spec.connect(out_ce, out_ce, 1.0, delay=fwd_delay, port="softmax_self")
     spec.connect(pre.ravel(), post.ravel(), 1.0, delay=fwd_delay, port="softmax_sum")

@@ -1,0 +1,129 @@
+"""Plastic GLE networks in NEST equal the NumPy reference: neuron trajectories, weights and
+optimizer states, with exact transposed weights in the backward twins."""
+
+import numpy as np
+import pytest
+
+import nest
+import random_networks
+from conftest import max_abs_difference
+from pygle_nest import ReferenceNetwork, nest_backend
+
+N_STEPS = 2101
+TOLERANCE = 1e-10
+OPTIMIZERS = {
+    "plain": {"optimizer": "plain", "eta": 0.5},
+    "momentum": {"optimizer": "momentum", "eta": 0.05, "mu": 0.9},
+    "adam": {"optimizer": "adam", "eta": 2e-4, "beta1": 0.9, "beta2": 0.99},
+}
+UNIT_LEARNING = {"eta_bias": 0.05, "eta_tau": 0.02, "tau_m_min": 0.3}
+RECORD = ("u", "r", "v", "err", "bias", "tau_m")
+
+
+def chunks(seed, total):
+    rng = np.random.default_rng(seed)
+    out = []
+    while sum(out) < total:
+        out.append(int(min(rng.integers(1, 8), total - sum(out))))
+    return out
+
+
+def twins(spec):
+    """Indices of the plastic forward connections and, in the same order, of their twins."""
+    c = spec.connections
+    models = spec.model_list()
+    plastic = np.array([models[m].plastic for m in c["model"]])
+    channel = np.array([models[m].channel for m in c["model"]])
+    fwd = np.flatnonzero(plastic & (channel == 0))
+    bwd = np.flatnonzero(plastic & (channel == 1))
+    n = spec.n_units
+    fwd = fwd[np.argsort(c["pre"][fwd] * n + c["post"][fwd])]
+    bwd = bwd[np.argsort(c["post"][bwd] * n + c["pre"][bwd])]
+    assert np.array_equal(c["pre"][fwd], c["post"][bwd]) and np.array_equal(c["post"][fwd], c["pre"][bwd])
+    return fwd, bwd
+
+
+def min_delay(spec):
+    return int(min(spec.connections["delay"].min(), spec.stream_connections["delay"].min()))
+
+
+def first_undelivered(done, md):
+    """NEST delivers a min_delay slice at the start of the next one: after `done` steps the
+    connections have processed the steps before this one."""
+    return ((done + md - 1) // md - 1) * md
+
+
+def run_both(spec, threads, set_at=None, new_weights=None):
+    """Simulate in many short calls; at the call boundary after `set_at` steps set the plastic
+    weights (forward and twin alike) to new_weights, in NEST and in the reference.
+
+    A weight set after n steps applies from the first undelivered step on, in the reference
+    too; the synapse states returned are the reference's at the first undelivered step.
+    """
+    nest.ResetKernel()
+    nest.verbosity = nest.VerbosityLevel.ERROR
+    nest.local_num_threads = threads
+    net = nest_backend.create(spec)
+    mm = net.multimeter(RECORD)
+    ref = ReferenceNetwork(spec)
+    plastic = np.flatnonzero([spec.model_list()[m].plastic for m in spec.connections["model"]])
+    ref_out, done = [], 0
+    for c in chunks(threads + 10, N_STEPS):
+        nest.Simulate(c * spec.resolution)
+        done += c
+        if set_at is not None and done >= set_at:
+            ref_out.append(ref.run(first_undelivered(done, min_delay(spec)) - ref.step_count, RECORD))
+            net.set_weights(plastic, new_weights)
+            ref.synapses["weight"][plastic] = new_weights
+            set_at = None
+    ref_out.append(ref.run(first_undelivered(N_STEPS, min_delay(spec)) - ref.step_count, RECORD))
+    synapses = {k: v[plastic].copy() for k, v in ref.synapses.items()}
+    ref_out.append(ref.run(N_STEPS - ref.step_count, RECORD))
+    ref_out = {k: np.concatenate([r[k] for r in ref_out]) for k in RECORD}
+    return net, nest_backend.recorded(mm, net.units), synapses, ref_out, plastic
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("delays", [(1, 1), (2, 3)], ids=["delay 1", "fwd 2 bwd 3"])
+@pytest.mark.parametrize("optimizer", list(OPTIMIZERS))
+def test_plastic_network_equals_reference(optimizer, delays, threads):
+    spec = random_networks.layered(seed=4, sizes=(8, 8, 8, 4), fwd_delay=delays[0], bwd_delay=delays[1],
+                                   stream_delay=delays[0], n_steps=N_STEPS,
+                                   plasticity=OPTIMIZERS[optimizer], unit_learning=UNIT_LEARNING)
+    fwd, bwd = twins(spec)
+    new_weights = np.empty(len(spec.connections["pre"]))
+    new_weights[fwd] = new_weights[bwd] = np.random.default_rng(5).normal(0, 0.3, len(fwd))
+    plastic = np.sort(np.r_[fwd, bwd])
+    net, out, ref_synapses, ref_out, plastic = run_both(spec, threads, set_at=1000,
+                                                        new_weights=new_weights[plastic])
+
+    diff, scale = max_abs_difference(out, ref_out)
+    assert diff <= TOLERANCE, f"neurons: max |NEST - reference| = {diff:.3g} (values up to {scale:.3g})"
+    states = net.synapse_states(plastic)
+    for k in ("weight", "m", "s"):
+        np.testing.assert_allclose(states[k], ref_synapses[k], rtol=0, atol=TOLERANCE, err_msg=k)
+    # learning happened, for the weights and for bias and tau_m
+    assert np.max(np.abs(states["weight"] - spec.connections["weight"][plastic])) > 0.05
+    assert np.ptp(out["tau_m"]) > 0.01 and np.ptp(out["bias"]) > 0.01
+    # forward and backward twins: the same weights, bit for bit
+    fwd_states, bwd_states = net.synapse_states(fwd), net.synapse_states(bwd)
+    for k in ("weight", "m", "s"):
+        np.testing.assert_array_equal(fwd_states[k], bwd_states[k])
+
+
+def test_learning_switched_off_freezes_weights(kernel):
+    spec = random_networks.layered(seed=6, sizes=(6, 6, 3), n_steps=400, plasticity=OPTIMIZERS["adam"])
+    net = nest_backend.create(spec)
+    plastic = np.flatnonzero([spec.model_list()[m].plastic for m in spec.connections["model"]])
+    nest.Simulate(20.0)
+    before = net.synapse_states(plastic)["weight"]
+    nest.SetDefaults("plastic", {"learning": False})
+    nest.SetDefaults("plastic_backward", {"learning": False})
+    nest.Simulate(20.0)
+    frozen = net.synapse_states(plastic)["weight"]
+    nest.SetDefaults("plastic", {"learning": True})
+    nest.SetDefaults("plastic_backward", {"learning": True})
+    nest.Simulate(20.0)
+    after = net.synapse_states(plastic)["weight"]
+    np.testing.assert_array_equal(frozen, before)
+    assert np.max(np.abs(after - frozen)) > 1e-3
