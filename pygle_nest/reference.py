@@ -134,11 +134,12 @@ class ReferenceNetwork:
                 x[port] += mat @ self._stream_values(step - d)
         return x
 
-    def _phi(self, x, derivative=False):
+    def activation(self, x, derivative=False):
+        """phi (or phi') of every unit applied to x (last axis: units)."""
         f = phi_derivative if derivative else phi
         out = np.empty_like(x)
         for a, idx in self.groups:
-            out[idx] = f(x[idx], a)
+            out[..., idx] = f(x[..., idx], a)
         return out
 
     def step(self, x):
@@ -149,18 +150,18 @@ class ReferenceNetwork:
         delta = np.zeros_like(fwd)
         nudged = p["beta"] != 0.0
         squared = nudged & ~self.cross_entropy
-        delta[squared] = target[squared] - self._phi(s["u_breve"])[squared]
+        delta[squared] = target[squared] - self.activation(s["u_breve"])[squared]
         soft = nudged & self.cross_entropy & (soft_sum > 0.0)
         delta[soft] = target[soft] - soft_self[soft] / soft_sum[soft]
-        inst_e = self._phi(s["u_breve"], derivative=True) * (bwd + p["beta"] * delta)
+        inst_e = self.activation(s["u_breve"], derivative=True) * (bwd + p["beta"] * delta)
         dv = (inst_e - s["v"]) / p["tau_r"]
         s["err"] = s["v"] + s["tau_m"] * dv
         s["v"] = s["v"] + h * dv
         du = (fwd + s["bias"] + p["gamma"] * s["err"] - s["u"]) / s["tau_m"]
         s["u_breve"] = s["u"] + p["tau_r"] * du
         s["u"] = s["u"] + h * du
-        s["r"] = self._phi(s["u_breve"])
-        s["phi_prime"] = self._phi(s["u_breve"], derivative=True)
+        s["r"] = self.activation(s["u_breve"])
+        s["phi_prime"] = self.activation(s["u_breve"], derivative=True)
         s["bias"] = s["bias"] + h * p["eta_bias"] * s["err"]
         learn_tau = p["eta_tau"] != 0.0
         s["tau_m"] = np.where(learn_tau, np.maximum(s["tau_m"] - p["eta_tau"] * s["err"] * du * h,
