@@ -14,7 +14,7 @@ from .parameters import (DEFAULTS, PLASTIC_SYNAPSES, RECEPTORS, SYNAPSE_CHANNELS
                          synapse_params, unit_params)
 
 UNIT_FIELDS = tuple(DEFAULTS)
-INTEGER_FIELDS = ("activation", "loss")
+FIELD_TYPES = {"activation": int, "loss": int, "optimizer": int, "prospective_error": bool}
 CONNECTION_FIELDS = ("pre", "post", "weight", "delay", "port", "model")
 
 
@@ -54,8 +54,7 @@ class NetworkSpec:
     """
 
     resolution: float
-    units: dict = field(default_factory=lambda: {
-        k: np.zeros(0, int if k in INTEGER_FIELDS else float) for k in UNIT_FIELDS})
+    units: dict = field(default_factory=lambda: {k: np.zeros(0, FIELD_TYPES.get(k, float)) for k in UNIT_FIELDS})
     # connections between units; model indexes synapse_models (in insertion order)
     connections: dict = field(default_factory=lambda: {
         k: np.zeros(0, float if k == "weight" else int) for k in CONNECTION_FIELDS})
@@ -90,8 +89,7 @@ class NetworkSpec:
         values = unit_params(self.resolution, **{**DEFAULTS, **params})
         first = self.n_units
         for k in UNIT_FIELDS:
-            dtype = int if k in INTEGER_FIELDS else float
-            self.units[k] = np.concatenate([self.units[k], _column(values[k], n, dtype)])
+            self.units[k] = np.concatenate([self.units[k], _column(values[k], n, FIELD_TYPES.get(k, float))])
         return np.arange(first, first + n)
 
     def add_synapse_model(self, name, **params):

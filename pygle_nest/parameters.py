@@ -20,34 +20,48 @@ SYNAPSE_CHANNELS = {"rate_connection_delayed": 0, "eprop_learning_signal_connect
                     "gle_synapse": 0, "gle_synapse_backward": 1}
 PLASTIC_SYNAPSES = ("gle_synapse", "gle_synapse_backward")
 
+#: Optimizers (of gle_synapse, and of gle_neuron's bias and tau_m) and their codes.
+OPTIMIZERS = {"plain": 0, "momentum": 1, "adam": 2}
+OPTIMIZER_DEFAULTS = {"optimizer": "plain", "mu": 0.9, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8}
+
 #: Defaults of gle_neuron (times in ms).
 DEFAULTS = {"tau_m": 10.0, "tau_r": 10.0, "bias": 0.0, "gamma": 0.0, "beta": 0.0,
             "activation": "linear", "loss": "squared_error", "eta_bias": 0.0, "eta_tau": 0.0,
-            "tau_m_min": 0.0}
-
-#: Optimizers of gle_synapse and the codes of its ``optimizer`` parameter.
-OPTIMIZERS = {"plain": 0, "momentum": 1, "adam": 2}
+            "tau_m_min": 0.0, "prospective_error": True, **OPTIMIZER_DEFAULTS}
 #: Defaults of gle_synapse's common properties.
-SYNAPSE_DEFAULTS = {"learning": True, "optimizer": "plain", "eta": 0.001, "mu": 0.9, "beta1": 0.9,
-                    "beta2": 0.999, "epsilon": 1e-8}
+SYNAPSE_DEFAULTS = {"learning": True, "eta": 0.001, **OPTIMIZER_DEFAULTS}
+
+_RANGES = {"eta": (lambda x: x >= 0, ">= 0"), "mu": (lambda x: (0 <= x) & (x < 1), "in [0, 1)"),
+           "beta1": (lambda x: (0 <= x) & (x < 1), "in [0, 1)"),
+           "beta2": (lambda x: (0 <= x) & (x < 1), "in [0, 1)"), "epsilon": (lambda x: x > 0, "> 0"),
+           "beta": (lambda x: x >= 0, ">= 0"), "eta_bias": (lambda x: x >= 0, ">= 0"),
+           "eta_tau": (lambda x: x >= 0, ">= 0"), "tau_m_min": (lambda x: x >= 0, ">= 0"),
+           "bias": (lambda x: x == x, "finite"), "gamma": (lambda x: x == x, "finite")}
+
+
+def _checked(params, defaults, what):
+    """Unknown keys and values out of range raise ValueError naming the parameter and range."""
+    unknown = set(params) - set(defaults)
+    if unknown:
+        raise ValueError(f"unknown {what} parameter(s) {sorted(unknown)}; allowed: {', '.join(defaults)}")
+    out = dict(params)
+    for name, (ok, allowed) in _RANGES.items():
+        if name in out:
+            value = np.asarray(out[name], dtype=float)
+            if not (np.all(np.isfinite(value)) and np.all(ok(value))):
+                raise ValueError(f"{name} must be {allowed}; got {out[name]}")
+    for name, table in (("activation", ACTIVATIONS), ("loss", LOSSES), ("optimizer", OPTIMIZERS)):
+        if name in out:
+            out[name] = np.vectorize(lambda a: code(table, a, name), otypes=[int])(out[name])
+            out[name] = out[name].item() if out[name].ndim == 0 else out[name]
+    return out
 
 
 def synapse_params(**params):
-    """Checked gle_synapse common properties, codes instead of names (ValueError names the range)."""
-    unknown = set(params) - set(SYNAPSE_DEFAULTS)
-    if unknown:
-        raise ValueError(f"unknown gle_synapse parameter(s) {sorted(unknown)}; allowed: {', '.join(SYNAPSE_DEFAULTS)}")
-    out = dict(params)
-    if "optimizer" in out:
-        out["optimizer"] = code(OPTIMIZERS, out["optimizer"], "optimizer")
+    """Checked gle_synapse common properties, codes instead of names."""
+    out = _checked(params, SYNAPSE_DEFAULTS, "gle_synapse")
     if "learning" in out:
         out["learning"] = bool(out["learning"])
-    checks = {"eta": (lambda x: x >= 0, ">= 0"), "mu": (lambda x: 0 <= x < 1, "in [0, 1)"),
-              "beta1": (lambda x: 0 <= x < 1, "in [0, 1)"), "beta2": (lambda x: 0 <= x < 1, "in [0, 1)"),
-              "epsilon": (lambda x: x > 0, "> 0")}
-    for name, (ok, allowed) in checks.items():
-        if name in out and not (np.isfinite(out[name]) and ok(out[name])):
-            raise ValueError(f"{name} must be {allowed}; got {out[name]}")
     return out
 
 
@@ -71,23 +85,10 @@ def check_time_constant(name, value, resolution):
 def unit_params(resolution, **params):
     """Checked gle_neuron parameters for nest.Create / SetStatus, codes instead of names.
 
-    Values may be scalars or one value per unit. Unknown keys raise ValueError.
+    Values may be scalars or one value per unit.
     """
-    unknown = set(params) - set(DEFAULTS)
-    if unknown:
-        raise ValueError(f"unknown gle_neuron parameter(s) {sorted(unknown)}; allowed: {', '.join(DEFAULTS)}")
-    out = dict(params)
+    out = _checked(params, DEFAULTS, "gle_neuron")
     for name in ("tau_m", "tau_r"):
         if name in out:
             check_time_constant(name, out[name], resolution)
-    for name in ("beta", "eta_bias", "eta_tau", "tau_m_min"):
-        if name in out and np.any(np.asarray(out[name], dtype=float) < 0):
-            raise ValueError(f"{name} must be >= 0; got {out[name]}")
-    for name in ("bias", "gamma", "beta", "eta_bias", "eta_tau", "tau_m_min"):
-        if name in out and not np.all(np.isfinite(np.asarray(out[name], dtype=float))):
-            raise ValueError(f"{name} must be finite; got {out[name]}")
-    for name, table in (("activation", ACTIVATIONS), ("loss", LOSSES)):
-        if name in out:
-            out[name] = np.vectorize(lambda a: code(table, a, name), otypes=[int])(out[name])
-            out[name] = out[name].item() if out[name].ndim == 0 else out[name]
     return out

@@ -9,16 +9,15 @@ without NEST. Per step n (h = resolution; see README, "The discrete scheme"):
     inst_e = phi'(u_breve) * (x_bwd + beta * delta)        u_breve of step n - 1
              delta = x_target - phi(u_breve)                 (loss 0, beta != 0)
              delta = x_target - x_self / x_sum if x_sum > 0  (loss 1, beta != 0)
-    dv = (inst_e - v) / tau_r ;  err = v + tau_m dv ;  v += h dv
+    dv = (inst_e - v) / tau_r ;  err = v + tau_m dv ;  v += h dv   (prospective_error = false: err = v = inst_e)
     du = (x_fwd + bias + gamma err - u) / tau_m ;  u_breve = u + tau_r du ;  u += h du
     r = phi(u_breve) ;  phi_prime = phi'(u_breve)
-    bias += h eta_bias err ;  tau_m = max(tau_m - eta_tau err du h, max(tau_m_min, h))  (eta_tau > 0)
+    bias += eta_bias step(h err) ;  tau_m = max(tau_m + eta_tau step(-h err du), max(tau_m_min, h))
+            (where eta_bias, eta_tau > 0; step: the unit's optimizer, see optimizer_step)
     rate_out = r (loss 0) or exp(r) (loss 1) ;  err_out = err
     then every connection sends tx_c(n), and every plastic one (learning on) updates with
     g = h err_i(n) rate_out_j(n) (i the unit the rate goes to, j the unit it comes from):
-        plain: w += eta g;  momentum: m = mu m + g, w += eta m;
-        Adam: m = b1 m + (1 - b1) g, s = b2 s + (1 - b2) g^2, w += eta (m / c1) / (sqrt(s / c2) + eps)
-        with c1 = 1 - b1^(n+1), c2 = 1 - b2^(n+1)
+        w += eta step(g), with the model's optimizer (optimizer_step, Adam's k = n + 1)
 """
 
 import numpy as np
@@ -27,8 +26,19 @@ import scipy.sparse as sp
 from .network import NetworkSpec
 from .parameters import ACTIVATIONS, RECEPTORS
 
-RECORDABLES = ("u", "u_breve", "r", "phi_prime", "v", "err", "I_fwd", "I_bwd", "y", "bias", "tau_m")
+RECORDABLES = ("u", "u_breve", "r", "phi_prime", "v", "err", "I_fwd", "I_bwd", "y", "bias", "tau_m",
+               "m_bias", "s_bias", "m_tau", "s_tau")
 SYNAPSE_STATES = ("weight", "m", "s")
+
+
+def optimizer_step(optimizer, m, s, g, k, mu, beta1, beta2, epsilon):
+    """New moments and the step for per-step increments g (elementwise; codes as OPTIMIZERS):
+    plain m = g, step m; momentum m = mu m + g, step m; Adam m = beta1 m + (1 - beta1) g,
+    s = beta2 s + (1 - beta2) g^2, step (m / c1) / (sqrt(s / c2) + epsilon), c = 1 - beta^k."""
+    m = np.where(optimizer == 1, mu * m + g, np.where(optimizer == 2, beta1 * m + (1 - beta1) * g, g))
+    s = np.where(optimizer == 2, beta2 * s + (1 - beta2) * g * g, s)
+    c1, c2 = 1 - beta1 ** float(k), 1 - beta2 ** float(k)
+    return m, s, np.where(optimizer == 2, (m / c1) / (np.sqrt(s / c2) + epsilon), m)
 
 
 def _sigmoid(x):
@@ -74,9 +84,11 @@ class ReferenceNetwork:
         n = spec.n_units
         units = spec.units
         self.h = float(spec.resolution)
-        self.params = {k: units[k].astype(float).copy() for k in ("tau_r", "gamma", "beta", "eta_bias",
-                                                                   "eta_tau", "tau_m_min")}
+        self.params = {k: units[k].astype(float).copy() for k in ("tau_r", "gamma", "beta", "eta_bias", "eta_tau",
+                                                                   "tau_m_min", "mu", "beta1", "beta2", "epsilon")}
+        self.params["optimizer"] = units["optimizer"].copy()
         self.cross_entropy = units["loss"] == 1
+        self.prospective = units["prospective_error"].astype(bool)
         self.groups = [(a, np.flatnonzero(units["activation"] == a)) for a in sorted(ACTIVATIONS.values())
                        if np.any(units["activation"] == a)]
         self.state = {k: np.zeros(n) for k in RECORDABLES}
@@ -155,22 +167,33 @@ class ReferenceNetwork:
         delta[soft] = target[soft] - soft_self[soft] / soft_sum[soft]
         inst_e = self.activation(s["u_breve"], derivative=True) * (bwd + p["beta"] * delta)
         dv = (inst_e - s["v"]) / p["tau_r"]
-        s["err"] = s["v"] + s["tau_m"] * dv
-        s["v"] = s["v"] + h * dv
+        s["err"] = np.where(self.prospective, s["v"] + s["tau_m"] * dv, inst_e)
+        s["v"] = np.where(self.prospective, s["v"] + h * dv, inst_e)
         du = (fwd + s["bias"] + p["gamma"] * s["err"] - s["u"]) / s["tau_m"]
         s["u_breve"] = s["u"] + p["tau_r"] * du
         s["u"] = s["u"] + h * du
         s["r"] = self.activation(s["u_breve"])
         s["phi_prime"] = self.activation(s["u_breve"], derivative=True)
-        s["bias"] = s["bias"] + h * p["eta_bias"] * s["err"]
-        learn_tau = p["eta_tau"] != 0.0
-        s["tau_m"] = np.where(learn_tau, np.maximum(s["tau_m"] - p["eta_tau"] * s["err"] * du * h,
-                                                    np.maximum(p["tau_m_min"], h)), s["tau_m"])
+        self._learn_unit_parameters(du)
         s["I_fwd"], s["I_bwd"], s["y"] = fwd, bwd, target
         self.sent[0] = np.where(self.cross_entropy, np.exp(s["r"]), s["r"])
         self.sent[1] = s["err"]
         self._connections_send_and_learn()
         self.step_count += 1
+
+    def _learn_unit_parameters(self, du):
+        s, p, h = self.state, self.params, self.h
+        optimizer = (p["optimizer"], p["mu"], p["beta1"], p["beta2"], p["epsilon"])
+        k = self.step_count + 1
+        on = p["eta_bias"] != 0.0
+        m, v, step = optimizer_step(optimizer[0], s["m_bias"], s["s_bias"], h * s["err"], k, *optimizer[1:])
+        s["m_bias"], s["s_bias"] = np.where(on, m, s["m_bias"]), np.where(on, v, s["s_bias"])
+        s["bias"] = np.where(on, s["bias"] + p["eta_bias"] * step, s["bias"])
+        on = p["eta_tau"] != 0.0
+        m, v, step = optimizer_step(optimizer[0], s["m_tau"], s["s_tau"], -h * s["err"] * du, k, *optimizer[1:])
+        s["m_tau"], s["s_tau"] = np.where(on, m, s["m_tau"]), np.where(on, v, s["s_tau"])
+        s["tau_m"] = np.where(on, np.maximum(s["tau_m"] + p["eta_tau"] * step, np.maximum(p["tau_m_min"], h)),
+                              s["tau_m"])
 
     def _connections_send_and_learn(self):
         c, syn = self.spec.connections, self.synapses
@@ -181,17 +204,12 @@ class ReferenceNetwork:
             if not q["learning"]:
                 continue
             g = self.h * self.sent[1, error_unit] * self.sent[0, rate_unit]
-            if q["optimizer"] == 0:
-                syn["weight"][idx] += q["eta"] * g
-            elif q["optimizer"] == 1:
-                syn["m"][idx] = q["mu"] * syn["m"][idx] + g
-                syn["weight"][idx] += q["eta"] * syn["m"][idx]
-            else:
-                b1, b2 = q["beta1"], q["beta2"]
-                syn["m"][idx] = b1 * syn["m"][idx] + (1 - b1) * g
-                syn["s"][idx] = b2 * syn["s"][idx] + (1 - b2) * g * g
-                c1, c2 = 1 - b1 ** float(k), 1 - b2 ** float(k)
-                syn["weight"][idx] += q["eta"] * (syn["m"][idx] / c1) / (np.sqrt(syn["s"][idx] / c2) + q["epsilon"])
+            m, s, step = optimizer_step(q["optimizer"], syn["m"][idx], syn["s"][idx], g, k,
+                                        q["mu"], q["beta1"], q["beta2"], q["epsilon"])
+            if q["optimizer"] != 0:  # gle_synapse keeps its moments only where it uses them
+                syn["m"][idx] = m
+                syn["s"][idx] = s
+            syn["weight"][idx] += q["eta"] * step
 
     def run(self, n_steps, record=RECORDABLES):
         """Run n_steps; return {name: array (n_steps, n_units)} of the values after each step."""

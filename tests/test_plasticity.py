@@ -16,8 +16,13 @@ OPTIMIZERS = {
     "momentum": {"optimizer": "momentum", "eta": 0.05, "mu": 0.9},
     "adam": {"optimizer": "adam", "eta": 2e-4, "beta1": 0.9, "beta2": 0.99},
 }
-UNIT_LEARNING = {"eta_bias": 0.05, "eta_tau": 0.02, "tau_m_min": 0.3}
-RECORD = ("u", "r", "v", "err", "bias", "tau_m")
+# bias and tau_m learn with the same optimizer as the weights
+UNIT_LEARNING = {
+    "plain": {"eta_bias": 0.05, "eta_tau": 0.02},
+    "momentum": {"eta_bias": 0.005, "eta_tau": 0.002, "optimizer": "momentum", "mu": 0.9},
+    "adam": {"eta_bias": 2e-4, "eta_tau": 2e-4, "optimizer": "adam", "beta1": 0.8, "beta2": 0.995},
+}
+RECORD = ("u", "r", "v", "err", "bias", "tau_m", "m_bias", "s_bias", "m_tau", "s_tau")
 
 
 def chunks(seed, total):
@@ -89,7 +94,8 @@ def run_both(spec, threads, set_at=None, new_weights=None):
 def test_plastic_network_equals_reference(optimizer, delays, threads):
     spec = random_networks.layered(seed=4, sizes=(8, 8, 8, 4), fwd_delay=delays[0], bwd_delay=delays[1],
                                    stream_delay=delays[0], n_steps=N_STEPS,
-                                   plasticity=OPTIMIZERS[optimizer], unit_learning=UNIT_LEARNING)
+                                   plasticity=OPTIMIZERS[optimizer],
+                                   unit_learning={**UNIT_LEARNING[optimizer], "tau_m_min": 0.3})
     fwd, bwd = twins(spec)
     new_weights = np.empty(len(spec.connections["pre"]))
     new_weights[fwd] = new_weights[bwd] = np.random.default_rng(5).normal(0, 0.3, len(fwd))

@@ -1,0 +1,95 @@
+"""The published GLE experiments as NetworkSpecs and runs in NEST (gle.md section 5).
+
+LagLine (Fig. 5 of the paper): a teacher chain x -> 1 -> 1 of softplus units with weights
+(1, 2) and membrane time constants (1, 2) (tau_r = 0.1), and a student chain of the same form
+whose weights and membrane time constants start random and are learned: weights by the plastic
+gle_synapse with Adam, tau_m by the units' local rule dtau_m/dt = -eta_tau e du/dt. The student's
+output is nudged towards the teacher's (beta = 0.01, gamma = 1). Time is in ms (the paper's time
+units), dt = 0.01.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .network import NetworkSpec
+
+LAGLINE_TEACHER = {"w": (1.0, 2.0), "tau_m": (1.0, 2.0), "tau_r": 0.1}
+
+
+def square_wave(n_steps, dt, rng, half_period=2.0, sigma_steps=5):
+    """+-1 square wave with the given half period and a random phase, Gaussian-smoothed."""
+    t = np.arange(n_steps + 8 * sigma_steps) * dt + rng.uniform(0, 2 * half_period)
+    wave = np.where(np.floor(t / half_period) % 2 == 0, 1.0, -1.0)
+    k = np.arange(-4 * sigma_steps, 4 * sigma_steps + 1)
+    kernel = np.exp(-0.5 * (k / sigma_steps) ** 2)
+    return np.convolve(wave, kernel / kernel.sum(), mode="valid")[:n_steps]
+
+
+@dataclass
+class LagLine:
+    """Units and connections of a LagLine spec (indices into the spec)."""
+
+    spec: NetworkSpec
+    teacher: np.ndarray
+    student: np.ndarray
+    student_connections: np.ndarray  # forward plastic connections (relay -> 1, 1 -> 2)
+
+
+def lagline(n_steps, seed=0, dt=0.01, lr=1e-4, eta_tau=0.05, prospective_error=True, beta=0.01):
+    """The LagLine teacher and student; the student's initial w and tau_m are drawn from
+    U(0, 1) (tau_m at least 5 dt)."""
+    rng = np.random.default_rng(seed)
+    spec = NetworkSpec(resolution=dt)
+    spec.add_synapse_model("lagline", optimizer="adam", eta=lr)
+    tau_r = LAGLINE_TEACHER["tau_r"]
+    # an identity relay (tau_m = tau_r: u_breve = input) turns the stream into a unit's rate, so
+    # that the first student weight can be a plastic connection between units like the second
+    relay = spec.add_units(1, tau_m=1.0, tau_r=1.0)
+    teacher = spec.add_units(2, tau_m=LAGLINE_TEACHER["tau_m"], tau_r=tau_r, activation="softplus")
+    student = spec.add_units(2, tau_m=np.maximum(rng.uniform(0, 1, 2), 5 * dt), tau_r=tau_r,
+                             activation="softplus", gamma=1.0, beta=[0.0, beta], eta_tau=eta_tau,
+                             tau_m_min=5 * dt, prospective_error=prospective_error)
+    x = spec.add_streams(square_wave(n_steps, dt, rng))
+    spec.connect_stream(x, relay, 1.0)
+    spec.connect([relay[0], teacher[0]], teacher, LAGLINE_TEACHER["w"])
+    w0 = rng.uniform(0, 1, 2)
+    forward = spec.connect([relay[0], student[0]], student, w0, synapse="lagline")
+    spec.connect(student[1], student[0], w0[1], synapse="lagline_backward", port="bwd")
+    spec.connect(teacher[1], student[1], 1.0, port="target")
+    return LagLine(spec, teacher, student, forward)
+
+
+def run_lagline(task: LagLine, n_steps, n_points=200):
+    """Simulate in NEST; return times and, at n_points times, the student's weights and
+    membrane time constants and the mean squared output error of the interval before."""
+    import nest
+
+    from . import nest_backend
+
+    nest.ResetKernel()
+    nest.verbosity = nest.VerbosityLevel.ERROR
+    net = nest_backend.create(task.spec)
+    rec_units = net.units[[int(task.teacher[1]), int(task.student[0]), int(task.student[1])]]
+    mm = net.multimeter(["r", "tau_m"], units=rec_units)
+    chunk = max(n_steps // n_points, 1)
+    out = {"t": [], "w": [], "tau_m": [], "loss": []}
+    done = 0
+    while done < n_steps:
+        steps = min(chunk, n_steps - done)
+        nest.Simulate(steps * task.spec.resolution)
+        done += steps
+        rec = nest_backend.recorded(mm, rec_units)
+        mm.n_events = 0
+        out["t"].append(done * task.spec.resolution)
+        out["w"].append(net.synapse_states(task.student_connections)["weight"])
+        out["tau_m"].append(rec["tau_m"][-1, 1:])
+        out["loss"].append(np.mean((rec["r"][:, 0] - rec["r"][:, 2]) ** 2))
+    return {k: np.array(v) for k, v in out.items()}
+
+
+def relative_errors(result):
+    """|learned / teacher - 1| of the final weights and membrane time constants."""
+    w = np.abs(result["w"][-1] / np.array(LAGLINE_TEACHER["w"]) - 1)
+    tau = np.abs(result["tau_m"][-1] / np.array(LAGLINE_TEACHER["tau_m"]) - 1)
+    return w, tau
