@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # pygle-nest set-up and entry points on Debian. Each command installs what it needs, then runs:
-#   bash run.sh demo      the main demo (writes results/demo.png)
+#   bash run.sh demo      the main demo: LagLine learning (writes results/lagline.png, .json)
 #   bash run.sh test      the test suite
 #   bash run.sh setup     set-up only
 # Set-up: Debian packages (compiler, NEST's headers' dependencies), a venv in .venv, the pinned
@@ -40,7 +40,7 @@ setup() {
 cmd=${1:-}
 case "$cmd" in
   setup) setup ;;
-  demo) setup; PYNEST_QUIET=1 "$PY" examples/demo.py "${@:2}" ;;
+  demo) setup; PYNEST_QUIET=1 "$PY" examples/lagline.py "${@:2}" ;;
   test)
     setup
     set +e

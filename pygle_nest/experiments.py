@@ -17,8 +17,10 @@ from .network import NetworkSpec
 LAGLINE_TEACHER = {"w": (1.0, 2.0), "tau_m": (1.0, 2.0), "tau_r": 0.1}
 
 
-def square_wave(n_steps, dt, rng, half_period=2.0, sigma_steps=5):
-    """+-1 square wave with the given half period and a random phase, Gaussian-smoothed."""
+def square_wave(n_steps, dt, rng, half_period=2.0, sigma=0.05):
+    """+-1 square wave with the given half period and a random phase, Gaussian-smoothed
+    (sigma in ms: the paper's 5 steps of 0.01)."""
+    sigma_steps = max(int(round(sigma / dt)), 1)
     t = np.arange(n_steps + 8 * sigma_steps) * dt + rng.uniform(0, 2 * half_period)
     wave = np.where(np.floor(t / half_period) % 2 == 0, 1.0, -1.0)
     k = np.arange(-4 * sigma_steps, 4 * sigma_steps + 1)
@@ -36,9 +38,10 @@ class LagLine:
     student_connections: np.ndarray  # forward plastic connections (relay -> 1, 1 -> 2)
 
 
-def lagline(n_steps, seed=0, dt=0.01, lr=1e-4, eta_tau=0.05, prospective_error=True, beta=0.01):
+def lagline(n_steps, seed=0, dt=0.01, lr=3e-4, lr_tau=None, prospective_error=True, beta=0.01):
     """The LagLine teacher and student; the student's initial w and tau_m are drawn from
-    U(0, 1) (tau_m at least 5 dt)."""
+    U(0, 1) (tau_m at least 5 dt). Weights learn with Adam at the rate lr, tau_m at lr_tau
+    (default: lr)."""
     rng = np.random.default_rng(seed)
     spec = NetworkSpec(resolution=dt)
     spec.add_synapse_model("lagline", optimizer="adam", eta=lr)
@@ -48,8 +51,8 @@ def lagline(n_steps, seed=0, dt=0.01, lr=1e-4, eta_tau=0.05, prospective_error=T
     relay = spec.add_units(1, tau_m=1.0, tau_r=1.0)
     teacher = spec.add_units(2, tau_m=LAGLINE_TEACHER["tau_m"], tau_r=tau_r, activation="softplus")
     student = spec.add_units(2, tau_m=np.maximum(rng.uniform(0, 1, 2), 5 * dt), tau_r=tau_r,
-                             activation="softplus", gamma=1.0, beta=[0.0, beta], eta_tau=eta_tau,
-                             tau_m_min=5 * dt, prospective_error=prospective_error)
+                             activation="softplus", gamma=1.0, beta=[0.0, beta], eta_tau=lr if lr_tau is None else lr_tau,
+                             optimizer="adam", tau_m_min=5 * dt, prospective_error=prospective_error)
     x = spec.add_streams(square_wave(n_steps, dt, rng))
     spec.connect_stream(x, relay, 1.0)
     spec.connect([relay[0], teacher[0]], teacher, LAGLINE_TEACHER["w"])

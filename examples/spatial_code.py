@@ -6,7 +6,7 @@ unit sees the input through another lead-lag filter: a spatial code of the recen
 output is nudged towards a delayed copy of the input, and its error flows backwards through
 the transposed weights. The same network run by the NumPy reference gives the same numbers.
 
-    python examples/demo.py [--out results/demo.png]
+    python examples/spatial_code.py [--out results/spatial_code.png]
 """
 
 import argparse
@@ -48,7 +48,7 @@ def build_network(rng, n_steps):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="results/demo.png", help="figure to write")
+    parser.add_argument("--out", default="results/spatial_code.png", help="figure to write")
     args = parser.parse_args()
 
     n_steps = int(T / H) + 1

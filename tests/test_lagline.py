@@ -1,0 +1,25 @@
+"""LagLine in NEST (gle.md section 5): the student learns the teacher's weights and membrane
+time constants with GLE's errors, and not with instantaneous errors. A shortened protocol of
+the one in examples/lagline.py (2000 ms, relative errors 3e-3 / 1e-3 (w), 6e-3 / 9e-3 (tau_m))."""
+
+import numpy as np
+
+from pygle_nest.experiments import lagline, relative_errors, run_lagline
+
+DT = 0.01
+N_STEPS = int(1500 / DT)
+
+
+def test_gle_recovers_weights_and_time_constants():
+    res = run_lagline(lagline(N_STEPS, seed=1, dt=DT), N_STEPS, n_points=30)
+    w_err, tau_err = relative_errors(res)
+    assert np.all(w_err <= 1e-2) and np.all(tau_err <= 1e-2), (w_err, tau_err)
+    assert res["loss"][-1] < 1e-8 < res["loss"][0]
+
+
+def test_instantaneous_errors_converge_to_a_wrong_solution():
+    res = run_lagline(lagline(N_STEPS, seed=1, dt=DT, prospective_error=False), N_STEPS, n_points=30)
+    w_err, tau_err = relative_errors(res)
+    assert np.max(tau_err) > 0.5 and res["loss"][-1] > 1e-3
+    # it has settled: the last third of the run changes the loss little
+    assert abs(np.log(res["loss"][-1] / res["loss"][-10])) < 1.0
