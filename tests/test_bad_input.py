@@ -79,3 +79,51 @@ def test_rate_connection_to_spiking_model(kernel):
         nest.Connect(gle, iaf)  # a GLE neuron sends no spikes
     nest.Simulate(1.0)
     assert np.isfinite(gle.get("u"))
+
+
+@pytest.mark.parametrize("params, message", [
+    ({"eta": -0.1}, "eta >= 0"), ({"beta1": 1.0}, "beta1 >= 0 and beta1 < 1"),
+    ({"beta2": -0.2}, "beta2 >= 0 and beta2 < 1"), ({"mu": 1.5}, "mu >= 0 and mu < 1"),
+    ({"epsilon": 0.0}, "epsilon > 0"), ({"optimizer": 3}, "optimizer <= 2")])
+def test_synapse_hyperparameters_out_of_range(kernel, params, message):
+    with pytest.raises(NESTError, match=message):
+        nest.SetDefaults("gle_synapse", params)
+    with pytest.raises(NESTError, match=message):
+        nest.CopyModel("gle_synapse_backward", "my_backward", params)
+    assert nest.GetDefaults("gle_synapse")["eta"] == 0.001  # unchanged
+
+
+def test_learning_rates_out_of_range_in_python():
+    spec = NetworkSpec(resolution=0.1)
+    with pytest.raises(ValueError, match=r"eta must be >= 0; got -1"):
+        spec.add_synapse_model("fast", eta=-1)
+    with pytest.raises(ValueError, match=r"beta1 must be in \[0, 1\); got 1.0"):
+        spec.add_synapse_model("fast", optimizer="adam", beta1=1.0)
+    with pytest.raises(ValueError, match="unknown optimizer 'sgd'; allowed: plain, momentum, adam"):
+        spec.add_synapse_model("fast", optimizer="sgd")
+    with pytest.raises(ValueError, match="eta_tau must be >= 0"):
+        spec.add_units(2, eta_tau=-0.1)
+
+
+def test_backward_twin_connected_forwards(kernel):
+    a, b = nest.Create("gle_neuron", 2)
+    with pytest.raises(NESTError, match="takes rates, not errors; errors .* go to the receptor bwd"):
+        nest.Connect(a, b, syn_spec={"synapse_model": "gle_synapse_backward"})
+    with pytest.raises(NESTError, match="takes rates, not errors"):
+        nest.Connect(a, b, syn_spec={"synapse_model": "eprop_learning_signal_connection", "receptor_type": 2})
+    nest.Connect(b, a, syn_spec={"synapse_model": "gle_synapse_backward", "receptor_type": 1})
+
+
+@pytest.mark.parametrize("target_model", ["lin_rate_ipn", "iaf_psc_alpha"])
+def test_plastic_synapse_onto_a_non_gle_target(kernel, target_model):
+    gle = nest.Create("gle_neuron")
+    other = nest.Create(target_model)
+    with pytest.raises(NESTError, match="connects GLE rate neurons .* only"):
+        nest.Connect(gle, other, syn_spec={"synapse_model": "gle_synapse"})
+
+
+def test_plastic_synapse_from_a_device(kernel):
+    generator = nest.Create("step_rate_generator")
+    gle = nest.Create("gle_neuron")
+    with pytest.raises(NESTError, match="connects GLE rate neurons .* not devices"):
+        nest.Connect(generator, gle, syn_spec={"synapse_model": "gle_synapse"})
