@@ -33,7 +33,7 @@ setup(
     license="GPL-2.0-or-later",
     python_requires=">=3.10",
     packages=["pygle_nest"],
-    package_data={"pygle_nest": ["_module/*.so", "_module/models.json"]},
+    package_data={"pygle_nest": ["_module/*/*.so", "_module/*/models.json"]},
     install_requires=["nest-simulator==3.10.0", "nestml==9.0.0", "numpy", "scipy", "matplotlib"],
     cmdclass={"build_py": BuildPyWithModule},
 )

@@ -4,7 +4,7 @@ import argparse
 import sys
 
 from . import build as build_module
-from .module import MODULE_DIR
+from .module import MODULE_ROOT
 
 
 def main(argv=None):
@@ -16,7 +16,7 @@ def main(argv=None):
     sub.add_parser("info", help="versions, the NEST in use, and the module path")
     args = parser.parse_args(argv)
     if args.command == "build":
-        print(build_module.build(MODULE_DIR, force=args.force))
+        print(build_module.build(MODULE_ROOT, force=args.force))
     elif args.command == "info":
         import nest
 

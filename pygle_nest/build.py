@@ -212,15 +212,21 @@ def _generate_and_compile(work: Path, nest_info):
     return so, proc.stdout + proc.stderr
 
 
-def build(dest_dir: Path, force: bool = False, log=sys.stdout) -> Path:
-    """Build (or reuse) the module and copy it to dest_dir; return the path of the .so."""
+def flavor(nest_info):
+    """Modules for NEST with and without MPI live side by side (they differ in ABI)."""
+    return "mpi" if nest_info["have_mpi"] else "serial"
+
+
+def build(dest_root: Path, force: bool = False, log=sys.stdout) -> Path:
+    """Build (or reuse) the module for the installed NEST and copy it to dest_root/<flavor>;
+    return the path of the .so."""
     if not MODELS_DIR.is_dir():
         raise BuildError(f"no NESTML models at {MODELS_DIR}: building needs a source checkout of pygle-nest")
     check_versions()
     nest_info = _nest_info()
     key = input_hash(nest_info)
     cached = cache_dir() / key / f"{MODULE_NAME}.so"
-    dest_dir = Path(dest_dir)
+    dest_dir = Path(dest_root) / flavor(nest_info)
     dest = dest_dir / f"{MODULE_NAME}.so"
     if cached.exists() and not force:
         log.write(f"pygle-nest: module up to date (cache {key})\n")

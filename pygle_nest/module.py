@@ -3,14 +3,21 @@
 import json
 from pathlib import Path
 
-from .build import MANIFEST, MODULE_NAME
+from .build import MANIFEST, MODULE_NAME, flavor
 
-MODULE_DIR = Path(__file__).resolve().parent / "_module"
+MODULE_ROOT = Path(__file__).resolve().parent / "_module"
+
+
+def _module_dir() -> Path:
+    """The folder of the module built for the NEST in use (with or without MPI)."""
+    import nest
+
+    return MODULE_ROOT / flavor({"have_mpi": bool(nest.build_info.get("have_mpi"))})
 
 
 def module_path() -> str:
     """Absolute path of the built module, for ``nest.Install(pygle_nest.module_path())``."""
-    path = MODULE_DIR / f"{MODULE_NAME}.so"
+    path = _module_dir() / f"{MODULE_NAME}.so"
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist: build the module with `pip install .` "
                                 "or `python -m pygle_nest build`")
@@ -19,7 +26,7 @@ def module_path() -> str:
 
 def models():
     """Names of the models that the built module provides."""
-    return json.loads((MODULE_DIR / MANIFEST).read_text())["models"]
+    return json.loads((_module_dir() / MANIFEST).read_text())["models"]
 
 
 def install():
