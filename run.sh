@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # pygle-nest set-up and entry points on Debian. Each command installs what it needs, then runs:
 #   bash run.sh demo      the main demo: LagLine learning (writes results/lagline.png, .json)
-#   bash run.sh test      the test suite
+#   bash run.sh test      the test suite (sets up both venvs: the MPI tests run in .venv-mpi)
 #   bash run.sh setup     set-up only
 #   bash run.sh mpi-setup set-up of a second venv, .venv-mpi, with NEST built with MPI (see mpi_setup)
 # Set-up: Debian packages (compiler, NEST's headers' dependencies), a venv in .venv, the pinned
@@ -191,8 +191,9 @@ case "$cmd" in
   demo) setup; PYNEST_QUIET=1 "$PY" examples/lagline.py "${@:2}" ;;
   test)
     setup
+    mpi_setup
     set +e
-    PYNEST_QUIET=1 OMP_WAIT_POLICY=PASSIVE "$PY" -m pytest tests "${@:2}"
+    PYGLE_NEST_REQUIRE_MPI=1 PYNEST_QUIET=1 OMP_WAIT_POLICY=PASSIVE "$PY" -m pytest tests "${@:2}"
     rc=$?
     set -e
     if [ $rc -eq 5 ]; then echo "run.sh: pytest collected no tests: failing" >&2; exit 1; fi

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .module import install
+from .parallel import gather, gather_dict
 from .network import UNIT_FIELDS, NetworkSpec
 from .reference import SYNAPSE_STATES
 
@@ -34,7 +35,7 @@ class NestNetwork:
         nest.Connect(mm, self.units if units is None else units)
         return mm
 
-    def _per_model(self, which):
+    def _per_model(self, which, fields=False):
         """For each connection model among the spec's connections `which`: the positions in
         `which`, the model's NEST connections, and where each of them sits in those.
 
@@ -50,8 +51,9 @@ class NestNetwork:
             sel = which[positions]
             conns = nest.GetConnections(source=self.units, target=self.units,
                                         synapse_model=self.spec.model_list()[k].name)
-            status = conns.get(["source", "target", "receptor"])
-            have = (np.asarray(status["receptor"]) * n + np.searchsorted(ids, status["source"])) * n \
+            keys = ["source", "target", "receptor"] + (list(SYNAPSE_STATES) if fields else ["weight"])
+            status = gather_dict({key: np.asarray(conns.get(key)).reshape(-1) for key in keys})
+            have = (status["receptor"] * n + np.searchsorted(ids, status["source"])) * n \
                 + np.searchsorted(ids, status["target"])
             want = (c["port"][sel] * n + c["pre"][sel]) * n + c["post"][sel]
             if len(np.unique(want)) != len(want):
@@ -60,24 +62,26 @@ class NestNetwork:
             pos = np.minimum(np.searchsorted(have[order], want), len(have) - 1)
             if len(have) == 0 or np.any(have[order][pos] != want):
                 raise RuntimeError("some connections of the spec are not in NEST")
-            yield positions, conns, order[pos]
+            yield positions, conns, status, order[pos]
 
     def synapse_states(self, which):
-        """{weight, m, s} of the spec's plastic connections `which` (indices), in that order."""
+        """{weight, m, s} of the spec's plastic connections `which` (indices), in that order,
+        gathered from all MPI ranks."""
         out = {k: np.empty(len(which)) for k in SYNAPSE_STATES}
-        for positions, conns, index in self._per_model(which):
-            status = conns.get(list(SYNAPSE_STATES))
+        for positions, _, status, index in self._per_model(which, fields=True):
             for k in SYNAPSE_STATES:
-                out[k][positions] = np.asarray(status[k], dtype=float)[index]
+                out[k][positions] = status[k][index].astype(float)
         return out
 
     def set_weights(self, which, weights):
         """Set the weights of the spec's connections `which` (indices) in NEST."""
         weights = np.broadcast_to(np.asarray(weights, dtype=float), (len(which),))
-        for positions, conns, index in self._per_model(which):
-            current = np.asarray(conns.get("weight"), dtype=float).reshape(-1)
+        for positions, conns, status, index in self._per_model(which):
+            # this rank's connections are its slice of the gathered ones
+            current = status["weight"].astype(float)
             current[index] = weights[positions]
-            conns.set(weight=current.tolist())
+            first = int(sum(gather([len(conns)])[: _rank()]))
+            conns.set(weight=current[first:first + len(conns)].tolist())
 
 
 def stream_amplitudes(values, resolution, first_step=0):
@@ -100,8 +104,10 @@ def create(spec: NetworkSpec) -> NestNetwork:
             nest.CopyModel(model.base, model.name, model.params)
         elif model.plastic:
             nest.SetDefaults(model.name, model.params)
-    units = nest.Create("gle_neuron", spec.n_units,
-                        params={k: spec.units[k].tolist() for k in UNIT_FIELDS})
+    units = nest.Create("gle_neuron", spec.n_units)
+    # one dict per unit: under MPI NEST applies each to its node where that node is local
+    columns = {k: spec.units[k].tolist() for k in UNIT_FIELDS}
+    units.set([{k: columns[k][i] for k in UNIT_FIELDS} for i in range(spec.n_units)])
     ids = np.asarray(units.tolist())
     c = spec.connections
     for k, model in enumerate(spec.model_list()):
@@ -122,9 +128,16 @@ def create(spec: NetworkSpec) -> NestNetwork:
     return NestNetwork(spec, units, streams)
 
 
+def _rank():
+    import nest
+
+    return nest.Rank()
+
+
 def recorded(mm, units):
-    """Multimeter events as {name: array (recorded steps, units)}, ordered by time and unit."""
-    ev = mm.events
+    """Multimeter events of all MPI ranks as {name: array (recorded steps, units)}, ordered by
+    time and unit."""
+    ev = gather_dict({k: np.asarray(v) for k, v in mm.events.items()})
     ids = np.asarray(units.tolist())
     col = np.searchsorted(ids, ev["senders"])
     steps, row = np.unique(np.round(ev["times"] / mm.interval).astype(int), return_inverse=True)

@@ -1,0 +1,48 @@
+"""Run a plastic GLE network for the MPI tests: python plastic_run.py THREADS OUT.npz
+
+The same script runs unchanged on one process and under mpirun; recordings and synapse states
+are gathered across ranks, and rank 0 writes them (atomically).
+"""
+
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # random_networks
+
+import nest  # noqa: E402
+import random_networks  # noqa: E402
+from pygle_nest import nest_backend  # noqa: E402
+from pygle_nest.parallel import is_root  # noqa: E402
+
+N_STEPS = 1201
+RECORD = ("u", "r", "err", "bias", "tau_m")
+
+
+def main():
+    threads, out = int(sys.argv[1]), Path(sys.argv[2])
+    spec = random_networks.layered(seed=8, sizes=(10, 10, 10, 4), fwd_delay=2, bwd_delay=3, stream_delay=2,
+                                   n_steps=N_STEPS, plasticity={"optimizer": "adam", "eta": 2e-4},
+                                   unit_learning={"eta_bias": 1e-3, "eta_tau": 1e-3, "optimizer": "adam",
+                                                  "tau_m_min": 0.3})
+    nest.ResetKernel()
+    nest.verbosity = nest.VerbosityLevel.ERROR
+    nest.local_num_threads = threads
+    net = nest_backend.create(spec)
+    mm = net.multimeter(RECORD)
+    for chunk in (400, 3, 398, N_STEPS - 801):
+        nest.Simulate(chunk * spec.resolution)
+    rec = nest_backend.recorded(mm, net.units)
+    plastic = np.flatnonzero([spec.model_list()[m].plastic for m in spec.connections["model"]])
+    states = net.synapse_states(plastic)
+    if is_root():
+        partial = out.with_name(out.name + ".partial.npz")
+        np.savez(partial, vps=nest.total_num_virtual_procs, ranks=nest.NumProcesses(),
+                 **rec, **{"syn_" + k: v for k, v in states.items()})
+        os.replace(partial, out)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,44 @@
+"""NEST's distributed kernel: the same plastic training run at 1 rank x 2 threads and at
+2 ranks x 1 thread gives the same trajectories, weights and optimizer states (NEST promises
+identical results for the same number of virtual processes).
+
+Needs .venv-mpi (bash run.sh mpi-setup; bash run.sh test does it and requires these tests)."""
+
+import os
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+MPI_PYTHON = ROOT / ".venv-mpi" / "bin" / "python"
+SCRIPT = ROOT / "tests" / "mpi_scripts" / "plastic_run.py"
+
+if not MPI_PYTHON.exists():
+    if os.environ.get("PYGLE_NEST_REQUIRE_MPI") == "1":
+        raise RuntimeError(f"{MPI_PYTHON} is missing: run `bash run.sh mpi-setup`")
+    pytest.skip("no .venv-mpi (bash run.sh mpi-setup)", allow_module_level=True)
+
+
+def mpirun(ranks, threads, out):
+    # Python's own copy of the environment: `import nest` in this process set Open MPI
+    # variables at C level that break a child mpirun
+    env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
+               OMP_WAIT_POLICY="PASSIVE", PYNEST_QUIET="1")
+    cmd = ["mpirun", "--bind-to", "none", "--oversubscribe", "-np", str(ranks), str(MPI_PYTHON), str(SCRIPT),
+           str(threads), str(out)]
+    proc = subprocess.run(cmd, cwd="/tmp", env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return dict(np.load(out))
+
+
+def test_two_ranks_equal_two_threads(tmp_path):
+    threads = mpirun(1, 2, tmp_path / "threads.npz")
+    ranks = mpirun(2, 1, tmp_path / "ranks.npz")
+    assert threads["ranks"] == 1 and ranks["ranks"] == 2 and threads["vps"] == ranks["vps"] == 2
+    for key in set(threads) - {"ranks", "vps"}:
+        np.testing.assert_allclose(ranks[key], threads[key], rtol=0, atol=1e-12, err_msg=key)
+    moved = np.abs(threads["syn_weight"] - ranks["syn_weight"]).max()
+    assert np.isfinite(threads["r"]).all() and threads["r"].shape[0] == 1200
+    assert np.ptp(threads["tau_m"]) > 1e-3 and moved <= 1e-12
