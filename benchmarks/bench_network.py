@@ -20,8 +20,12 @@ NEST exchanges events once per minimum delay.
 
 import argparse
 import os
+import sys
 import time
+from pathlib import Path
 
+# measure the working tree, not a copy installed into site-packages by `pip install .`
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("PYNEST_QUIET", "1")
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
@@ -34,13 +38,19 @@ RESOLUTION = 0.1  # ms
 N_STREAMS = 8
 # (tau_m, tau_r) groups in ms, assigned round-robin to the units of each layer
 TAU_GROUPS = [(1.0, 1.0), (5.0, 2.0), (10.0, 10.0), (20.0, 5.0)]
-REPEATS = 3  # timed runs per measurement; the shortest is reported, as timeit does
+REPEATS = 5  # timed runs per measurement; the shortest is the least disturbed by other processes
 
 
-def layered_spec(layers, width, delay, n_values, seed=1):
-    """The benchmark network with every connection delayed by ``delay`` steps."""
+def layered_spec(layers, width, delay, n_values, seed=1, plasticity=None):
+    """The benchmark network with every connection delayed by ``delay`` steps; with
+    ``plasticity`` (gle_synapse common properties) the connections between layers are plastic
+    gle_synapse copies and their backward twins instead of NEST's static rate connections."""
     rng = np.random.default_rng(seed)
     spec = NetworkSpec(resolution=RESOLUTION)
+    fwd, bwd = "rate_connection_delayed", "eprop_learning_signal_connection"
+    if plasticity is not None:
+        fwd = spec.add_synapse_model("bench_plastic", **plasticity)
+        bwd = fwd + "_backward"
     groups = np.arange(width) % len(TAU_GROUPS)
     tau_m, tau_r = np.array(TAU_GROUPS)[groups].T
     ids = [spec.add_units(width, tau_m=tau_m, tau_r=tau_r, bias=rng.normal(0, 0.1, width),
@@ -49,8 +59,8 @@ def layered_spec(layers, width, delay, n_values, seed=1):
     for lower, upper in zip(ids[:-1], ids[1:]):
         pre, post = (a.ravel() for a in np.meshgrid(lower, upper))
         w = rng.normal(0, 1 / np.sqrt(width), pre.size)
-        spec.connect(pre, post, w, delay=delay, channel="rate", port="fwd")
-        spec.connect(post, pre, w, delay=delay, channel="error", port="bwd")
+        spec.connect(pre, post, w, delay=delay, synapse=fwd, port="fwd")
+        spec.connect(post, pre, w, delay=delay, synapse=bwd, port="bwd")
     t = np.arange(n_values) * RESOLUTION
     streams = spec.add_streams([np.sin(2 * np.pi * t / (5 + 3 * k)) for k in range(N_STREAMS)])
     stream, post = (a.ravel() for a in np.meshgrid(streams, ids[0]))
@@ -98,6 +108,8 @@ def main():
     if args.quick:
         args.layers, args.width, args.steps = 3, 40, 200
     warmup = max(args.steps // 20, 10)
+    # other processes on the machine skew the timings: show how busy it was
+    load = os.getloadavg()[0]
     rows = []
     for delay in (1, 10):
         spec = layered_spec(args.layers, args.width, delay, warmup + REPEATS * args.steps)
@@ -108,7 +120,8 @@ def main():
     n_units = spec.n_units
     n_conn = len(spec.connections["pre"]) + len(spec.stream_connections["post"])
     print(f"{args.layers} layers x {args.width} units = {n_units} units, {n_conn} connections "
-          f"({N_STREAMS} streams); {args.steps} steps of {RESOLUTION} ms, best of {REPEATS}\n")
+          f"({N_STREAMS} streams); {args.steps} steps of {RESOLUTION} ms, best of {REPEATS}; "
+          f"load average {load:.2f} at start\n")
     print(f"{'delay':>5}  {'backend':<14} {'ms/step':>8} {'ns/neuron-step':>15} "
           f"{'ns/conn-step':>13} {'ref/NEST':>9}")
     for delay, name, t, ratio in rows:

@@ -76,7 +76,8 @@ class ReferenceNetwork:
     """Runs a :class:`~pygle_nest.network.NetworkSpec` step by step in NumPy.
 
     State persists between :meth:`run` calls; ``run(a)`` then ``run(b)`` equals ``run(a + b)``.
-    ``synapses[name]`` holds the weight and optimizer states of every connection.
+    ``synapses[name]`` holds the weight and optimizer states of every connection; those of the
+    plastic ones are live (may be set between steps), static weights are fixed at construction.
     """
 
     def __init__(self, spec: NetworkSpec):
@@ -102,21 +103,33 @@ class ReferenceNetwork:
         self._init_streams()
 
     def _init_connections(self):
-        c = self.spec.connections
+        """Static connections: one sparse matrix per (port, channel, delay) over what the units
+        sent. Plastic ones: their transmitted values w s, kept per connection for the delays."""
+        c, n = self.spec.connections, self.spec.n_units
         models = self.spec.model_list()
         self.synapses = {k: (c["weight"].copy() if k == "weight" else np.zeros(len(c["pre"])))
                          for k in SYNAPSE_STATES}
-        self.channel = np.array([models[m].channel for m in c["model"]], dtype=int)
-        self.target_slot = c["port"] * self.spec.n_units + c["post"]
-        self.tx = np.zeros((self.depth, len(c["pre"])))  # transmitted values, ring over steps
-        self.by_delay = [(int(d), np.flatnonzero(c["delay"] == d)) for d in np.unique(c["delay"])]
-        # plastic connections grouped by model: (model, indices, pre and post are rate/error units)
+        channel = np.array([models[m].channel for m in c["model"]], dtype=int)
+        plastic = np.array([models[m].plastic for m in c["model"]], dtype=bool)
+        self.history = np.zeros((self.depth, 2, n))  # what each unit sent, ring over steps
+        self.static_terms = []
+        for port, ch, d in sorted({(p, h, d) for p, h, d, pl in zip(c["port"], channel, c["delay"], plastic) if not pl}):
+            m = ~plastic & (c["port"] == port) & (channel == ch) & (c["delay"] == d)
+            mat = sp.csr_matrix((c["weight"][m], (c["post"][m], c["pre"][m])), shape=(n, n))
+            self.static_terms.append((int(port), int(ch), int(d), mat))
+        self.plastic_idx = np.flatnonzero(plastic)
+        self.plastic_channel = channel[self.plastic_idx]
+        self.plastic_slot = c["port"][self.plastic_idx] * n + c["post"][self.plastic_idx]
+        self.tx = np.zeros((self.depth, len(self.plastic_idx)))  # transmitted w s, ring over steps
+        delays = c["delay"][self.plastic_idx]
+        self.plastic_by_delay = [(int(d), np.flatnonzero(delays == d)) for d in np.unique(delays)]
+        # plastic connections by model: (model, indices, the rate unit and the error unit of each)
         self.plastic = []
         for k, model in enumerate(models):
-            idx = np.flatnonzero((c["model"] == k))
+            idx = np.flatnonzero(c["model"] == k)
             if model.plastic and len(idx):
-                rate_unit = np.where(self.channel[idx] == 0, c["pre"][idx], c["post"][idx])
-                error_unit = np.where(self.channel[idx] == 0, c["post"][idx], c["pre"][idx])
+                rate_unit = np.where(channel[idx] == 0, c["pre"][idx], c["post"][idx])
+                error_unit = np.where(channel[idx] == 0, c["post"][idx], c["pre"][idx])
                 self.plastic.append((model, idx, rate_unit, error_unit))
 
     def _init_streams(self):
@@ -136,11 +149,14 @@ class ReferenceNetwork:
         """Port inputs (ports x units) that arrive in the given step from units and streams."""
         n = self.spec.n_units
         flat = np.zeros(len(RECEPTORS) * n)
-        for d, idx in self.by_delay:
+        for d, idx in self.plastic_by_delay:
             if step - d >= 0:
-                flat += np.bincount(self.target_slot[idx], weights=self.tx[(step - d) % self.depth, idx],
+                flat += np.bincount(self.plastic_slot[idx], weights=self.tx[(step - d) % self.depth, idx],
                                     minlength=flat.size)
         x = flat.reshape(len(RECEPTORS), n)
+        for port, channel, d, mat in self.static_terms:
+            if step - d >= 0:
+                x[port] += mat @ self.history[(step - d) % self.depth, channel]
         for port, d, mat in self.stream_terms:
             if step - d >= 0:
                 x[port] += mat @ self._stream_values(step - d)
@@ -178,6 +194,7 @@ class ReferenceNetwork:
         s["I_fwd"], s["I_bwd"], s["y"] = fwd, bwd, target
         self.sent[0] = np.where(self.cross_entropy, np.exp(s["r"]), s["r"])
         self.sent[1] = s["err"]
+        self.history[self.step_count % self.depth] = self.sent
         self._connections_send_and_learn()
         self.step_count += 1
 
@@ -197,7 +214,8 @@ class ReferenceNetwork:
 
     def _connections_send_and_learn(self):
         c, syn = self.spec.connections, self.synapses
-        self.tx[self.step_count % self.depth] = syn["weight"] * self.sent[self.channel, c["pre"]]
+        pre = c["pre"][self.plastic_idx]
+        self.tx[self.step_count % self.depth] = syn["weight"][self.plastic_idx] * self.sent[self.plastic_channel, pre]
         k = self.step_count + 1  # Adam's step number
         for model, idx, rate_unit, error_unit in self.plastic:
             q = model.params
