@@ -34,11 +34,11 @@ SYNAPSE_STATES = ("weight", "m", "s")
 def optimizer_step(optimizer, m, s, g, k, mu, beta1, beta2, epsilon):
     """New moments and the step for per-step increments g (elementwise; codes as OPTIMIZERS):
     plain m = g, step m; momentum m = mu m + g, step m; Adam m = beta1 m + (1 - beta1) g,
-    s = beta2 s + (1 - beta2) g^2, step (m / c1) / (sqrt(s / c2) + epsilon), c = 1 - beta^k."""
+    s = beta2 s + (1 - beta2) g^2, step (m ic1) / (sqrt(s ic2) + epsilon), ic = 1 / (1 - beta^k)."""
     m = np.where(optimizer == 1, mu * m + g, np.where(optimizer == 2, beta1 * m + (1 - beta1) * g, g))
     s = np.where(optimizer == 2, beta2 * s + (1 - beta2) * g * g, s)
-    c1, c2 = 1 - beta1 ** float(k), 1 - beta2 ** float(k)
-    return m, s, np.where(optimizer == 2, (m / c1) / (np.sqrt(s / c2) + epsilon), m)
+    ic1, ic2 = 1 / (1 - beta1 ** float(k)), 1 / (1 - beta2 ** float(k))
+    return m, s, np.where(optimizer == 2, (m * ic1) / (np.sqrt(s * ic2) + epsilon), m)
 
 
 def _sigmoid(x):

@@ -1,0 +1,80 @@
+# bench_synapses.py
+#
+# This file is part of pygle-nest.
+#
+# pygle-nest is free software: you can redistribute it and/or modify it under the terms of the
+# GNU General Public License as published by the Free Software Foundation, either version 2 of
+# the License, or (at your option) any later version.
+# SPDX-License-Identifier: GPL-2.0-or-later
+
+"""Cost of GLE's plastic connections against NEST's static rate connections, side by side.
+
+The network of bench_network.py with its forward and backward connections as
+(a) NEST's static rate_connection_delayed / eprop_learning_signal_connection,
+(b) gle_synapse / gle_synapse_backward with the plain rule,
+(c) the same with Adam,
+(d) the same with learning switched off (frozen weights).
+Time per synapse-step (forward + backward + plasticity), its ratio to (a), at delays of 1 and
+10 steps and with 1 and 2 threads; bytes per connection (NEST's ``sizeof``).
+
+    .venv/bin/python benchmarks/bench_synapses.py [--steps N] [--layers L] [--width W] [--quick]
+"""
+
+import argparse
+import os
+
+from bench_network import REPEATS, RESOLUTION, best_of, layered_spec
+
+import nest  # noqa: E402
+from pygle_nest.nest_backend import create  # noqa: E402
+
+VARIANTS = {
+    "static (NEST)": None,
+    "plastic, plain": {"optimizer": "plain", "eta": 1e-3},
+    "plastic, Adam": {"optimizer": "adam", "eta": 1e-4},
+    "plastic, frozen": {"optimizer": "adam", "eta": 1e-4, "learning": False},
+}
+
+
+def time_variant(spec, threads, steps, warmup):
+    nest.ResetKernel()
+    nest.verbosity = nest.VerbosityLevel.ERROR
+    nest.local_num_threads = threads
+    create(spec)
+    nest.Simulate(warmup * RESOLUTION)
+    return best_of(lambda n: nest.Simulate(n * RESOLUTION), steps)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=1000, help="steps per timed run (default 1000)")
+    parser.add_argument("--layers", type=int, default=4, help="number of layers (default 4)")
+    parser.add_argument("--width", type=int, default=160, help="units per layer (default 160)")
+    parser.add_argument("--quick", action="store_true", help="small, fast configuration")
+    args = parser.parse_args()
+    if args.quick:
+        args.layers, args.width, args.steps = 3, 40, 200
+    warmup = max(args.steps // 20, 10)
+    load = os.getloadavg()[0]
+    rows = []
+    for delay in (1, 10):
+        for threads in (1, 2):
+            times = {}
+            for name, plasticity in VARIANTS.items():
+                spec = layered_spec(args.layers, args.width, delay, warmup + REPEATS * args.steps,
+                                    plasticity=plasticity)
+                n_syn = len(spec.connections["pre"])
+                times[name] = time_variant(spec, threads, args.steps, warmup) / args.steps / n_syn
+            rows += [(delay, threads, name, t, t / times["static (NEST)"]) for name, t in times.items()]
+    sizes = {name: nest.GetDefaults(model)["sizeof"] for name, model in
+             (("static (NEST)", "rate_connection_delayed"), ("plastic (any optimizer)", "gle_synapse"))}
+    print(f"{args.layers} layers x {args.width} units, {n_syn} forward + backward connections; "
+          f"{args.steps} steps of {RESOLUTION} ms, best of {REPEATS}; load average {load:.2f} at start\n")
+    print(f"{'delay':>5} {'threads':>7}  {'connections':<16} {'ns/synapse-step':>15} {'/ static':>9}")
+    for delay, threads, name, t, ratio in rows:
+        print(f"{delay:>5} {threads:>7}  {name:<16} {t * 1e9:>15.2f} {ratio:>9.2f}")
+    print("\nbytes per connection: " + ", ".join(f"{k} {v}" for k, v in sizes.items()))
+
+
+if __name__ == "__main__":
+    main()
