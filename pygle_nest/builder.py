@@ -1,0 +1,212 @@
+"""Cortical-microcircuit-style GLE networks in PyNN's vocabulary: populations of GLE units
+made of time-constant groups, and projections between them with their feedback pathway.
+
+    net = Network(resolution=0.2)
+    x = net.input("x", 1)
+    h = net.layer("h", [Group(18, tau_m=0.6, tau_r=0.2), Group(17, tau_m=1.2, tau_r=1.2)], activation="tanh")
+    y = net.output("y", 10, loss="cross_entropy", beta=1.0)
+    net.project(x, h, optimizer="adam", eta=1e-3)
+    net.project(h, y, optimizer="adam", eta=1e-3)
+    net.build()          # NEST nodes and connections; h.nodes is a NodeCollection
+
+Everything is checked when it is declared, before NEST is touched. The network compiles to a
+:class:`~pygle_nest.network.NetworkSpec`, so :class:`~pygle_nest.reference.ReferenceNetwork`
+runs the same network without NEST.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .network import NetworkSpec
+from .parameters import LOSSES, check_time_constant, code
+
+FEEDBACK = ("transposed", "random", "none")
+
+
+@dataclass(frozen=True)
+class Group:
+    """n units with membrane time constant tau_m and prospective time constant tau_r (ms)."""
+
+    n: int
+    tau_m: float
+    tau_r: float
+
+
+class Population:
+    """GLE units of one layer. ``nodes`` is its NEST NodeCollection once the network is built."""
+
+    def __init__(self, name, indices, kind):
+        self.name, self.indices, self.kind = name, indices, kind
+        self.nodes = None
+
+    @property
+    def size(self):
+        return len(self.indices)
+
+    def __repr__(self):
+        return f"Population({self.name!r}, {self.size} units, {self.kind})"
+
+
+# Connectors (PyNN's names): each returns the (pre, post) index pairs within the populations.
+@dataclass(frozen=True)
+class AllToAllConnector:
+    def pairs(self, n_pre, n_post, rng):
+        pre, post = np.meshgrid(np.arange(n_pre), np.arange(n_post), indexing="ij")
+        return pre.ravel(), post.ravel()
+
+
+@dataclass(frozen=True)
+class OneToOneConnector:
+    def pairs(self, n_pre, n_post, rng):
+        if n_pre != n_post:
+            raise ValueError(f"OneToOneConnector needs populations of equal size; got {n_pre} and {n_post}")
+        return np.arange(n_pre), np.arange(n_post)
+
+
+@dataclass(frozen=True)
+class FixedProbabilityConnector:
+    p_connect: float
+
+    def pairs(self, n_pre, n_post, rng):
+        if not 0 < self.p_connect <= 1:
+            raise ValueError(f"p_connect must be in (0, 1]; got {self.p_connect}")
+        pre, post = np.nonzero(rng.random((n_pre, n_post)) < self.p_connect)
+        return pre, post
+
+
+@dataclass(frozen=True)
+class FromMatrixConnector:
+    """Connections where the matrix (n_pre x n_post) is nonzero, with those weights."""
+
+    matrix: np.ndarray
+
+    def pairs(self, n_pre, n_post, rng):
+        m = np.asarray(self.matrix, dtype=float)
+        if m.shape != (n_pre, n_post):
+            raise ValueError(f"the weight matrix must be {n_pre} x {n_post} (pre x post); got {m.shape[0]} x {m.shape[1]}"
+                             if m.ndim == 2 else f"the weight matrix must be 2-D; got shape {m.shape}")
+        return np.nonzero(m)
+
+
+class Projection:
+    """Connections from one population to another and their feedback pathway."""
+
+    def __init__(self, pre, post, model, forward, backward, feedback):
+        self.pre, self.post, self.model, self.feedback = pre, post, model, feedback
+        self.forward, self.backward = forward, backward  # connection indices in the spec
+
+    def __repr__(self):
+        return f"Projection({self.pre.name} -> {self.post.name}, {len(self.forward)} connections, feedback {self.feedback})"
+
+
+class Network:
+    """A layered GLE network; see the module docstring.
+
+    resolution: the NEST resolution (ms); gamma: how strongly errors nudge the membranes;
+    seed: initial weights, random connectivity and random feedback weights.
+    """
+
+    def __init__(self, resolution=0.1, gamma=0.0, seed=0):
+        self.spec = NetworkSpec(resolution=resolution)
+        self.gamma = gamma
+        self.rng = np.random.default_rng(seed)
+        self.populations, self.projections = {}, []
+        self.inputs, self.targets = {}, {}  # population name -> stream indices
+        self.nest = None
+
+    def _population(self, name, kind, groups, **params):
+        if name in self.populations:
+            raise ValueError(f"a population {name!r} exists already")
+        if not groups or any(g.n < 1 for g in groups):
+            raise ValueError(f"population {name!r} needs groups of at least one unit")
+        for g in groups:
+            check_time_constant(f"tau_m of {name!r}", g.tau_m, self.spec.resolution)
+            check_time_constant(f"tau_r of {name!r}", g.tau_r, self.spec.resolution)
+        tau_m = np.concatenate([np.full(g.n, g.tau_m) for g in groups])
+        tau_r = np.concatenate([np.full(g.n, g.tau_r) for g in groups])
+        indices = self.spec.add_units(len(tau_m), tau_m=tau_m, tau_r=tau_r, **params)
+        self.populations[name] = Population(name, indices, kind)
+        return self.populations[name]
+
+    def input(self, name, size):
+        """Units that relay the data streams (identity: tau_m = tau_r, linear), one stream each."""
+        pop = self._population(name, "input", [Group(size, 1.0, 1.0)], activation="linear")
+        self.inputs[name] = self.spec.add_streams(np.zeros((size, 1)))
+        self.spec.connect_stream(self.inputs[name], pop.indices, 1.0)
+        return pop
+
+    def layer(self, name, groups, activation="tanh", bias=0.0, **params):
+        """A hidden layer made of time-constant groups."""
+        return self._population(name, "hidden", list(groups), activation=activation, bias=bias,
+                                gamma=self.gamma, **params)
+
+    def output(self, name, size, loss="squared_error", beta=1.0, activation="linear", tau_m=1.0, tau_r=None,
+               **params):
+        """The output layer with its cost and nudging strength; targets arrive by data streams.
+        tau_r defaults to tau_m (instantaneous output errors, as in all the paper's tasks)."""
+        code(LOSSES, loss, "loss")  # before any unit is added
+        pop = self._population(name, "output", [Group(size, tau_m, tau_m if tau_r is None else tau_r)],
+                               activation=activation, loss=loss, beta=beta, gamma=self.gamma, **params)
+        self.targets[name] = self.spec.add_streams(np.zeros((size, 1)))
+        self.spec.connect_stream(self.targets[name], pop.indices, 1.0, port="target")
+        if loss == "cross_entropy":  # the softmax spans the layer (see gle_neuron)
+            pre, post = np.meshgrid(pop.indices, pop.indices, indexing="ij")
+            self.spec.connect(pop.indices, pop.indices, 1.0, port="softmax_self")
+            self.spec.connect(pre.ravel(), post.ravel(), 1.0, port="softmax_sum")
+        return pop
+
+    def project(self, pre, post, connector=AllToAllConnector(), weights=None, delay=None, feedback="transposed",
+                feedback_delay=None, **plasticity):
+        """Connect pre -> post with plastic gle_synapse connections and a feedback pathway:
+        "transposed" (the backward twin: exact W^T, learning alike), "random" (fixed random
+        weights B: feedback alignment) or "none".
+
+        weights: None (normal, sd 1/sqrt(pre.size)), a number, or one value per connection;
+        FromMatrixConnector brings its own. delay, feedback_delay: ms (default: one step).
+        plasticity: gle_synapse common properties (optimizer, eta, ...); learning=False for fixed weights.
+        """
+        if feedback not in FEEDBACK:
+            raise ValueError(f"unknown feedback {feedback!r}; allowed: {', '.join(FEEDBACK)}")
+        if post.kind == "input":
+            raise ValueError(f"population {post.name!r} is an input layer: it cannot receive a projection")
+        steps = [self._delay_steps(d, name) for d, name in ((delay, "delay"), (feedback_delay, "feedback_delay"))]
+        i, j = connector.pairs(pre.size, post.size, self.rng)
+        if isinstance(connector, FromMatrixConnector):
+            w = np.asarray(connector.matrix, dtype=float)[i, j]
+        elif weights is None:
+            w = self.rng.normal(0.0, 1.0 / np.sqrt(pre.size), len(i))
+        else:
+            w = np.asarray(weights, dtype=float).ravel()
+            if w.size not in (1, len(i)):
+                raise ValueError(f"weights must be one number or {len(i)} values; got {w.size}")
+            w = np.broadcast_to(w, (len(i),)).copy()
+        model = self.spec.add_synapse_model(f"gle_{pre.name}_{post.name}_{len(self.projections)}", **plasticity)
+        forward = self.spec.connect(pre.indices[i], post.indices[j], w, delay=steps[0], synapse=model)
+        backward = np.zeros(0, int)
+        if feedback != "none":
+            b = w if feedback == "transposed" else self.rng.normal(0.0, 1.0 / np.sqrt(post.size), len(i))
+            synapse = model + "_backward" if feedback == "transposed" else "eprop_learning_signal_connection"
+            backward = self.spec.connect(post.indices[j], pre.indices[i], b, delay=steps[1], synapse=synapse, port="bwd")
+        self.projections.append(Projection(pre, post, model, forward, backward, feedback))
+        return self.projections[-1]
+
+    def _delay_steps(self, delay, name):
+        if delay is None:
+            return 1
+        steps = delay / self.spec.resolution
+        if not (steps >= 1 and abs(steps - round(steps)) < 1e-9):
+            raise ValueError(f"{name} must be a multiple of the resolution ({self.spec.resolution} ms), "
+                             f"at least one step; got {delay} ms")
+        return int(round(steps))
+
+    def build(self):
+        """Create the network in NEST's current kernel; fills every population's ``nodes``."""
+        from . import nest_backend
+
+        if not self.projections:
+            raise ValueError("the network has no projections")
+        self.nest = nest_backend.create(self.spec)
+        for pop in self.populations.values():
+            pop.nodes = self.nest.units[pop.indices[0]:pop.indices[-1] + 1]
+        return self.nest
