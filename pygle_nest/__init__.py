@@ -4,11 +4,14 @@
 script ``nest.Install(pygle_nest.module_path())`` does the same.
 """
 
+from .builder import (AllToAllConnector, FixedProbabilityConnector, FromMatrixConnector, Group, Network,
+                      OneToOneConnector)
 from .module import install, module_path
 from .network import NetworkSpec
 from .parameters import ACTIVATIONS, LOSSES, RECEPTORS
 from .reference import ReferenceNetwork
 
 __version__ = "0.1.0"
-__all__ = ["install", "module_path", "NetworkSpec", "ReferenceNetwork", "ACTIVATIONS", "LOSSES",
-           "RECEPTORS", "__version__"]
+__all__ = ["install", "module_path", "Network", "Group", "AllToAllConnector", "OneToOneConnector",
+           "FixedProbabilityConnector", "FromMatrixConnector", "NetworkSpec", "ReferenceNetwork", "ACTIVATIONS",
+           "LOSSES", "RECEPTORS", "__version__"]
