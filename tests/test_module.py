@@ -58,3 +58,11 @@ def test_readme_plain_nest_script():
     check = "\nimport numpy\nassert numpy.all(numpy.isfinite(mm.events['err'])) and numpy.ptp(mm.events['err']) > 0.01\nprint('ok')\n"
     out = subprocess.run([sys.executable, "-c", script + check], capture_output=True, text=True)
     assert out.returncode == 0 and out.stdout.strip().endswith("ok"), out.stderr[-2000:]
+
+
+def test_readme_builder_example(kernel):
+    section = README.read_text().split("## Building networks from Python", 1)[1]
+    script = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    scope = {}
+    exec(script, scope)
+    assert len(scope["h"].nodes) == 35 and len(scope["y"].nodes) == 10
