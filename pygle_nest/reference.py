@@ -27,7 +27,7 @@ from .network import NetworkSpec
 from .parameters import ACTIVATIONS, RECEPTORS
 
 RECORDABLES = ("u", "u_breve", "r", "phi_prime", "v", "err", "I_fwd", "I_bwd", "y", "bias", "tau_m",
-               "m_bias", "s_bias", "m_tau", "s_tau")
+               "m_bias", "s_bias", "m_tau", "s_tau", "r_sum")
 SYNAPSE_STATES = ("weight", "m", "s")
 
 
@@ -190,6 +190,7 @@ class ReferenceNetwork:
         s["u"] = s["u"] + h * du
         s["r"] = self.activation(s["u_breve"])
         s["phi_prime"] = self.activation(s["u_breve"], derivative=True)
+        s["r_sum"] = s["r_sum"] + s["r"]
         self._learn_unit_parameters(du)
         s["I_fwd"], s["I_bwd"], s["y"] = fwd, bwd, target
         self.sent[0] = np.where(self.cross_entropy, np.exp(s["r"]), s["r"])

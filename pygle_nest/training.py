@@ -1,0 +1,162 @@
+"""Online training and evaluation of a built :class:`~pygle_nest.builder.Network` in NEST.
+
+Samples (sequences) are streamed one after another into one running simulation: for each
+sample the input and target generators get the sample's values for its time window, then NEST
+runs the window (``nest.Prepare`` once, ``nest.Run`` per sample, no per-step Python loop). States
+are not reset between samples. Evaluation switches plasticity off (weights, biases and time
+constants stay as they are); a sample's prediction is the argmax of the output rates summed
+over the sample.
+"""
+
+import sys
+
+import numpy as np
+
+from .nest_backend import stream_amplitudes
+from .parallel import gather, is_root
+
+PLASTIC_UNIT_RATES = ("eta_bias", "eta_tau")
+
+
+class Trainer:
+    """Streams samples through a built network; the network must have one input and one output
+    population."""
+
+    def __init__(self, net):
+        import nest
+
+        if net.nest is None:
+            raise ValueError("build the network first (net.build())")
+        (self.input_name, inputs), = net.inputs.items()
+        (self.output_name, targets), = net.targets.items()
+        self.net = net
+        self.output = net.populations[self.output_name]
+        streams = net.nest.streams
+        self.input_generators = streams[[int(k) for k in inputs]]
+        self.target_generators = streams[[int(k) for k in targets]]
+        self.h = net.spec.resolution
+        self.step = int(round(nest.biological_time / self.h))
+        self.models = [p.model for p in net.projections] + \
+                      [p.model + "_backward" for p in net.projections if p.feedback == "transposed"]
+
+    def _check(self, x, y=None):
+        x = np.asarray(x, dtype=float)
+        if x.ndim == 1:
+            x = x[:, None]
+        n_in = len(self.input_generators)
+        if x.ndim != 2 or x.shape[1] != n_in or len(x) == 0:
+            raise ValueError(f"a sample's input must be (steps x {n_in}) with at least one step; got {x.shape}")
+        if not np.all(np.isfinite(x)):
+            raise ValueError("a sample's input must be finite")
+        if y is not None:
+            y = np.broadcast_to(np.asarray(y, dtype=float), (len(x), len(self.target_generators)))
+        return x, y
+
+    def present(self, x, y=None):
+        """Stream one sample (steps x inputs) with its targets (steps x outputs, or one row held
+        for the whole sample; None: no target). Returns the output rates summed over the sample."""
+        import nest
+
+        x, y = self._check(x, y)
+        n = len(x)
+        y = np.zeros((n, len(self.target_generators))) if y is None else y
+        self.input_generators.set([stream_amplitudes(x[:, k], self.h, self.step) for k in range(x.shape[1])])
+        self.target_generators.set([stream_amplitudes(y[:, k], self.h, self.step) for k in range(y.shape[1])])
+        self.output.nodes.set({"r_sum": 0.0})
+        nest.Run(n * self.h)
+        self.step += n
+        return gather(np.asarray(self.output.nodes.get("r_sum"), dtype=float).reshape(-1))
+
+    def loss(self, mean_output, target):
+        """The sample's cost of its mean output: cross-entropy of the softmax, or squared error."""
+        target = np.asarray(target, dtype=float)
+        target = target if target.ndim == 1 else target.mean(axis=0)
+        if self.net.spec.units["loss"][self.output.indices[0]] == 1:
+            z = mean_output - mean_output.max()
+            return float(-np.sum(target * (z - np.log(np.sum(np.exp(z))))))
+        return float(np.mean((mean_output - target) ** 2))
+
+    def set_learning(self, on):
+        """Switch plasticity of all projections (and of unit biases / time constants) on or off."""
+        import nest
+
+        for model in self.models:
+            nest.SetDefaults(model, {"learning": bool(on)})
+        if not on:
+            self._unit_rates = {k: self.net.nest.units.get(k) for k in PLASTIC_UNIT_RATES}
+            self.net.nest.units.set({k: 0.0 for k in PLASTIC_UNIT_RATES})
+        elif getattr(self, "_unit_rates", None):
+            self.net.nest.units.set([dict(zip(PLASTIC_UNIT_RATES, v)) for v in zip(*self._unit_rates.values())])
+            self._unit_rates = None
+
+    def set_learning_rate(self, eta):
+        """The learning rate of all projections."""
+        import nest
+
+        for model in self.models:
+            nest.SetDefaults(model, {"eta": float(eta)})
+
+    def run(self, inputs, targets, train=True, progress=None):
+        """Stream all samples; returns per sample the output summed over the sample and its cost
+        (see loss). inputs: samples x steps (x inputs);
+        targets: samples x outputs (held over the sample) or samples x steps x outputs."""
+        import nest
+
+        if len(inputs) == 0:
+            raise ValueError("no samples: inputs is empty")
+        if len(targets) != len(inputs):
+            raise ValueError(f"{len(inputs)} samples but {len(targets)} targets")
+        self.set_learning(train)
+        sums, errors = [], []
+        nest.Prepare()
+        try:
+            for k, (x, y) in enumerate(zip(inputs, targets)):
+                sums.append(self.present(x, y))
+                errors.append(self.loss(sums[-1] / len(x), y))
+                if progress is not None:
+                    progress(k + 1, len(inputs), errors)
+        finally:
+            nest.Cleanup()
+            self.set_learning(True)
+        return np.array(sums), np.array(errors)
+
+    def evaluate(self, inputs, labels):
+        """Accuracy (argmax of the summed output) with plasticity off; labels: class per sample."""
+        n_out = len(self.target_generators)
+        onehot = np.eye(n_out)[np.asarray(labels, dtype=int)]
+        sums, errors = self.run(inputs, onehot, train=False)
+        return float(np.mean(np.argmax(sums, axis=1) == labels)), float(np.mean(errors))
+
+    def train(self, inputs, labels, epochs=1, rng=None, lr_schedule=None, verbose=True):
+        """Epochs of online training with shuffling; lr_schedule(epoch) -> learning rate.
+        Returns per epoch the training accuracy and mean squared error."""
+        rng = np.random.default_rng(0) if rng is None else rng
+        n_out = len(self.target_generators)
+        history = []
+        for epoch in range(epochs):
+            if lr_schedule is not None:
+                self.set_learning_rate(lr_schedule(epoch))
+            order = rng.permutation(len(inputs))
+            labels_e = np.asarray(labels, dtype=int)[order]
+            bar = ProgressBar(f"epoch {epoch + 1}/{epochs}") if verbose and is_root() else None
+            sums, errors = self.run([inputs[k] for k in order], np.eye(n_out)[labels_e], progress=bar)
+            if bar is not None:
+                bar.close()
+            history.append((float(np.mean(np.argmax(sums, axis=1) == labels_e)), float(np.mean(errors))))
+        return history
+
+
+class ProgressBar:
+    """A one-line progress bar with the running loss, on stderr."""
+
+    def __init__(self, title, width=30):
+        self.title, self.width = title, width
+
+    def __call__(self, done, total, errors):
+        filled = int(self.width * done / total)
+        sys.stderr.write(f"\r{self.title} [{'#' * filled}{'.' * (self.width - filled)}] {done}/{total} "
+                         f"loss {np.mean(errors[-50:]):.4f}")
+        sys.stderr.flush()
+
+    def close(self):
+        sys.stderr.write("\n")
