@@ -160,7 +160,7 @@ class Network:
                 feedback_delay=None, **plasticity):
         """Connect pre -> post with plastic gle_synapse connections and a feedback pathway:
         "transposed" (the backward twin: exact W^T, learning alike), "random" (fixed random
-        weights B: feedback alignment) or "none".
+        weights B in frozen twins: feedback alignment) or "none".
 
         weights: None (normal, sd 1/sqrt(pre.size)), a number, or one value per connection;
         FromMatrixConnector brings its own. delay, feedback_delay: ms (default: one step).
@@ -185,8 +185,10 @@ class Network:
         forward = self.spec.connect(pre.indices[i], post.indices[j], w, delay=steps[0], synapse=model)
         backward = np.zeros(0, int)
         if feedback != "none":
-            b = w if feedback == "transposed" else self.rng.normal(0.0, 1.0 / np.sqrt(post.size), len(i))
-            synapse = model + "_backward" if feedback == "transposed" else "eprop_learning_signal_connection"
+            b, synapse = w, model + "_backward"
+            if feedback == "random":  # fixed B: a frozen copy of the NESTML twin
+                b = self.rng.normal(0.0, 1.0 / np.sqrt(post.size), len(i))
+                synapse = self.spec.add_synapse_model(model + "_fixed", learning=False) + "_backward"
             backward = self.spec.connect(post.indices[j], pre.indices[i], b, delay=steps[1], synapse=synapse, port="bwd")
         self.projections.append(Projection(pre, post, model, forward, backward, feedback))
         return self.projections[-1]

@@ -35,7 +35,8 @@ def test_builder_creates_the_expected_graph(kernel):
     fwd_xh, fwd_hy = (p.model for p in net.projections)
     assert count(fwd_xh) == count(fwd_xh + "_backward") == 10
     assert count(fwd_hy) == 10 and count(fwd_hy + "_backward") == 0
-    assert count("eprop_learning_signal_connection") == 10  # random feedback B
+    assert count(fwd_hy + "_fixed_backward") == 10  # random feedback B
+    assert nest.GetDefaults(fwd_hy + "_fixed_backward")["learning"] is False
     assert count("rate_connection_delayed") == 2 + 2 + 2 + 4  # streams (inputs, targets), softmax
     assert set(np.round(nest.GetConnections(synapse_model=fwd_xh).get("delay"), 12)) == {0.2}
     assert set(np.round(nest.GetConnections(synapse_model=fwd_xh + "_backward").get("delay"), 12)) == {0.3}
