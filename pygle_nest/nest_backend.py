@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .module import install
-from .parallel import gather, gather_dict
+from .parallel import gather, gather_dict, rank
 from .network import UNIT_FIELDS, NetworkSpec
 from .reference import SYNAPSE_STATES
 
@@ -35,7 +35,7 @@ class NestNetwork:
         nest.Connect(mm, self.units if units is None else units)
         return mm
 
-    def _per_model(self, which, fields=False):
+    def _per_model(self, which, with_states=False):
         """For each connection model among the spec's connections `which`: the positions in
         `which`, the model's NEST connections, and where each of them sits in those.
 
@@ -51,7 +51,7 @@ class NestNetwork:
             sel = which[positions]
             conns = nest.GetConnections(source=self.units, target=self.units,
                                         synapse_model=self.spec.model_list()[k].name)
-            keys = ["source", "target", "receptor"] + (list(SYNAPSE_STATES) if fields else ["weight"])
+            keys = ["source", "target", "receptor"] + (list(SYNAPSE_STATES) if with_states else ["weight"])
             status = gather_dict({key: np.asarray(conns.get(key)).reshape(-1) for key in keys})
             have = (status["receptor"] * n + np.searchsorted(ids, status["source"])) * n \
                 + np.searchsorted(ids, status["target"])
@@ -68,7 +68,7 @@ class NestNetwork:
         """{weight, m, s} of the spec's plastic connections `which` (indices), in that order,
         gathered from all MPI ranks."""
         out = {k: np.empty(len(which)) for k in SYNAPSE_STATES}
-        for positions, _, status, index in self._per_model(which, fields=True):
+        for positions, _, status, index in self._per_model(which, with_states=True):
             for k in SYNAPSE_STATES:
                 out[k][positions] = status[k][index].astype(float)
         return out
@@ -80,7 +80,7 @@ class NestNetwork:
             # this rank's connections are its slice of the gathered ones
             current = status["weight"].astype(float)
             current[index] = weights[positions]
-            first = int(sum(gather([len(conns)])[: _rank()]))
+            first = int(sum(gather([len(conns)])[: rank()]))
             conns.set(weight=current[first:first + len(conns)].tolist())
 
 
@@ -126,12 +126,6 @@ def create(spec: NetworkSpec) -> NestNetwork:
                          syn_spec={"synapse_model": "rate_connection_delayed", "weight": s["weight"],
                                    "delay": s["delay"] * spec.resolution, "receptor_type": s["port"]})
     return NestNetwork(spec, units, streams)
-
-
-def _rank():
-    import nest
-
-    return nest.Rank()
 
 
 def recorded(mm, units):

@@ -25,8 +25,12 @@ def gather_dict(d):
     return {k: gather(v) for k, v in d.items()}
 
 
-def is_root():
-    """True on rank 0 (and on a single process): where files and printing belong."""
+def rank():
     import nest
 
-    return nest.Rank() == 0
+    return nest.Rank()
+
+
+def is_root():
+    """True on rank 0 (and on a single process): where files and printing belong."""
+    return rank() == 0
