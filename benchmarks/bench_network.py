@@ -98,15 +98,21 @@ def time_reference(spec, steps, warmup):
     return best_of(lambda n: ref.run(n, record=()), steps)
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=2000, help="steps per timed run (default 2000)")
+def size_arguments(description, default_steps):
+    """--steps, --layers, --width, --quick, shared by the benchmarks of this network."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--steps", type=int, default=default_steps, help=f"steps per timed run (default {default_steps})")
     parser.add_argument("--layers", type=int, default=4, help="number of layers (default 4)")
     parser.add_argument("--width", type=int, default=160, help="units per layer (default 160)")
     parser.add_argument("--quick", action="store_true", help="small, fast configuration")
     args = parser.parse_args()
     if args.quick:
         args.layers, args.width, args.steps = 3, 40, 200
+    return args
+
+
+def main():
+    args = size_arguments(__doc__.splitlines()[0], 2000)
     warmup = max(args.steps // 20, 10)
     # other processes on the machine skew the timings: show how busy it was
     load = os.getloadavg()[0]

@@ -20,13 +20,11 @@ Time per synapse-step (forward + backward + plasticity), its ratio to (a), at de
     .venv/bin/python benchmarks/bench_synapses.py [--steps N] [--layers L] [--width W] [--quick]
 """
 
-import argparse
 import os
 
-from bench_network import REPEATS, RESOLUTION, best_of, layered_spec
+from bench_network import REPEATS, RESOLUTION, layered_spec, size_arguments, time_nest
 
 import nest  # noqa: E402
-from pygle_nest.nest_backend import create  # noqa: E402
 
 VARIANTS = {
     "static (NEST)": None,
@@ -36,24 +34,8 @@ VARIANTS = {
 }
 
 
-def time_variant(spec, threads, steps, warmup):
-    nest.ResetKernel()
-    nest.verbosity = nest.VerbosityLevel.ERROR
-    nest.local_num_threads = threads
-    create(spec)
-    nest.Simulate(warmup * RESOLUTION)
-    return best_of(lambda n: nest.Simulate(n * RESOLUTION), steps)
-
-
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=1000, help="steps per timed run (default 1000)")
-    parser.add_argument("--layers", type=int, default=4, help="number of layers (default 4)")
-    parser.add_argument("--width", type=int, default=160, help="units per layer (default 160)")
-    parser.add_argument("--quick", action="store_true", help="small, fast configuration")
-    args = parser.parse_args()
-    if args.quick:
-        args.layers, args.width, args.steps = 3, 40, 200
+    args = size_arguments(__doc__.splitlines()[0], 1000)
     warmup = max(args.steps // 20, 10)
     load = os.getloadavg()[0]
     rows = []
@@ -64,7 +46,7 @@ def main():
                 spec = layered_spec(args.layers, args.width, delay, warmup + REPEATS * args.steps,
                                     plasticity=plasticity)
                 n_syn = len(spec.connections["pre"])
-                times[name] = time_variant(spec, threads, args.steps, warmup) / args.steps / n_syn
+                times[name] = time_nest(spec, threads, args.steps, warmup) / args.steps / n_syn
             rows += [(delay, threads, name, t, t / times["static (NEST)"]) for name, t in times.items()]
     sizes = {name: nest.GetDefaults(model)["sizeof"] for name, model in
              (("static (NEST)", "rate_connection_delayed"), ("plastic (any optimizer)", "gle_synapse"))}

@@ -37,6 +37,15 @@ def run_in_nest(spec, n_steps, threads=1, chunks=None, record=pygle_nest.referen
     return out
 
 
+def random_chunks(seed, total):
+    """Simulate lengths of 1..7 steps adding up to total: mostly not multiples of min_delay."""
+    rng = np.random.default_rng(seed)
+    chunks = []
+    while sum(chunks) < total:
+        chunks.append(int(min(rng.integers(1, 8), total - sum(chunks))))
+    return chunks
+
+
 def max_abs_difference(nest_out, ref_out):
     """Largest absolute difference over all recorded quantities, and the largest magnitude."""
     diff = max(np.max(np.abs(nest_out[k] - ref_out[k][: len(nest_out[k])])) for k in nest_out)

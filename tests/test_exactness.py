@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import random_networks
-from conftest import max_abs_difference, run_in_nest
+from conftest import max_abs_difference, random_chunks, run_in_nest
 from pygle_nest import ReferenceNetwork
 
 N_STEPS = 2101  # the multimeter reports n_steps - 1 >= 2000 steps
@@ -24,15 +24,6 @@ def network_and_reference(name):
         spec = NETWORKS[name]()
         _cache[name] = (spec, ReferenceNetwork(spec).run(N_STEPS))
     return _cache[name]
-
-
-def random_chunks(seed, total):
-    """Simulate lengths of 1..7 steps: mostly not multiples of min_delay."""
-    rng = np.random.default_rng(seed)
-    chunks = []
-    while sum(chunks) < total:
-        chunks.append(int(min(rng.integers(1, 8), total - sum(chunks))))
-    return chunks
 
 
 @pytest.mark.parametrize("threads", [1, 2])

@@ -6,7 +6,7 @@ import pytest
 
 import nest
 import random_networks
-from conftest import max_abs_difference
+from conftest import max_abs_difference, random_chunks
 from pygle_nest import ReferenceNetwork, nest_backend
 
 N_STEPS = 2101
@@ -23,14 +23,6 @@ UNIT_LEARNING = {
     "adam": {"eta_bias": 2e-4, "eta_tau": 2e-4, "optimizer": "adam", "beta1": 0.8, "beta2": 0.995},
 }
 RECORD = ("u", "r", "v", "err", "bias", "tau_m", "m_bias", "s_bias", "m_tau", "s_tau")
-
-
-def chunks(seed, total):
-    rng = np.random.default_rng(seed)
-    out = []
-    while sum(out) < total:
-        out.append(int(min(rng.integers(1, 8), total - sum(out))))
-    return out
 
 
 def twins(spec):
@@ -73,7 +65,7 @@ def run_both(spec, threads, set_at=None, new_weights=None):
     ref = ReferenceNetwork(spec)
     plastic = np.flatnonzero([spec.model_list()[m].plastic for m in spec.connections["model"]])
     ref_out, done = [], 0
-    for c in chunks(threads + 10, N_STEPS):
+    for c in random_chunks(threads + 10, N_STEPS):
         nest.Simulate(c * spec.resolution)
         done += c
         if set_at is not None and done >= set_at:
