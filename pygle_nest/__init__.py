@@ -8,10 +8,13 @@ from .builder import (AllToAllConnector, FixedProbabilityConnector, FromMatrixCo
                       OneToOneConnector)
 from .module import install, module_path
 from .network import NetworkSpec
+from .parallel import stop_all_ranks_on_error
 from .parameters import ACTIVATIONS, LOSSES, RECEPTORS
 from .reference import ReferenceNetwork
 
 __version__ = "0.1.0"
+
+stop_all_ranks_on_error()
 __all__ = ["install", "module_path", "Network", "Group", "AllToAllConnector", "OneToOneConnector",
            "FixedProbabilityConnector", "FromMatrixConnector", "NetworkSpec", "ReferenceNetwork", "ACTIVATIONS",
            "LOSSES", "RECEPTORS", "__version__"]

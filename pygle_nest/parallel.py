@@ -1,7 +1,15 @@
-"""Gathering results of NEST's distributed kernel: under mpirun every rank holds only its own
-recordings and connections; these helpers give every rank the union, in rank order."""
+"""Running under mpirun: gathering results of NEST's distributed kernel (every rank holds only
+its own recordings and connections; these helpers give every rank the union, in rank order),
+and stopping all ranks when one fails."""
+
+import os
+import sys
+import traceback
 
 import numpy as np
+
+#: Set by Open MPI's and MPICH's launchers in every rank.
+_WORLD_SIZE_VARIABLES = ("OMPI_COMM_WORLD_SIZE", "PMI_SIZE")
 
 
 def num_processes():
@@ -34,3 +42,25 @@ def rank():
 def is_root():
     """True on rank 0 (and on a single process): where files and printing belong."""
     return rank() == 0
+
+
+def under_mpirun():
+    return any(int(os.environ.get(v, "1")) > 1 for v in _WORLD_SIZE_VARIABLES)
+
+
+def _abort_all_ranks(kind, value, tb):
+    """An uncaught exception on one rank: print it with the rank and abort every rank, instead of
+    leaving the others waiting forever in NEST's next collective call."""
+    rank_id = os.environ.get("OMPI_COMM_WORLD_RANK", os.environ.get("PMI_RANK", "?"))
+    sys.stderr.write(f"pygle-nest: rank {rank_id} failed; stopping all ranks\n")
+    traceback.print_exception(kind, value, tb)
+    sys.stderr.flush()
+    from mpi4py import MPI
+
+    MPI.COMM_WORLD.Abort(1)
+
+
+def stop_all_ranks_on_error():
+    """Under mpirun, make an uncaught exception on any rank stop all ranks (idempotent)."""
+    if under_mpirun():
+        sys.excepthook = _abort_all_ranks

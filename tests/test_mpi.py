@@ -21,14 +21,18 @@ if not MPI_PYTHON.exists():
     pytest.skip("no .venv-mpi (bash run.sh mpi-setup)", allow_module_level=True)
 
 
-def mpirun(ranks, threads, out):
+def launch(ranks, script, *args, timeout=600):
     # Python's own copy of the environment: `import nest` in this process set Open MPI
     # variables at C level that break a child mpirun
     env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
                OMP_WAIT_POLICY="PASSIVE", PYNEST_QUIET="1")
-    cmd = ["mpirun", "--bind-to", "none", "--oversubscribe", "-np", str(ranks), str(MPI_PYTHON), str(SCRIPT),
-           str(threads), str(out)]
-    proc = subprocess.run(cmd, cwd="/tmp", env=env, capture_output=True, text=True, timeout=600)
+    cmd = ["mpirun", "--bind-to", "none", "--oversubscribe", "-np", str(ranks), str(MPI_PYTHON), str(script),
+           *map(str, args)]
+    return subprocess.run(cmd, cwd="/tmp", env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def mpirun(ranks, threads, out):
+    proc = launch(ranks, SCRIPT, threads, out)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return dict(np.load(out))
 
@@ -42,3 +46,10 @@ def test_two_ranks_equal_two_threads(tmp_path):
     moved = np.abs(threads["syn_weight"] - ranks["syn_weight"]).max()
     assert np.isfinite(threads["r"]).all() and threads["r"].shape[0] == 1200
     assert np.ptp(threads["tau_m"]) > 1e-3 and moved <= 1e-12
+
+
+def test_a_failing_rank_stops_all_ranks():
+    proc = launch(2, SCRIPT.parent / "failing_rank.py", timeout=120)
+    assert proc.returncode != 0
+    assert "rank 1 failed; stopping all ranks" in proc.stderr
+    assert "deliberate failure on rank 1" in proc.stderr
