@@ -37,6 +37,13 @@ def _check_scope(spec: NetworkSpec):
 
 def exact_gradient(spec: NetworkSpec, n_steps: int):
     """dL/dw for every rate connection into a forward port (0 elsewhere) and the loss L."""
+    grad, loss, _ = adjoint(spec, n_steps)
+    return grad, loss
+
+
+def adjoint(spec: NetworkSpec, n_steps: int):
+    """dL/dw (as exact_gradient), L, and dL/dI_n of every unit and step (n_steps x units):
+    what GLE's error e_i(n) approximates as -dL/dI_i (up to its latency)."""
     _check_scope(spec)
     ref = ReferenceNetwork(spec)
     rec = ref.run(n_steps, record=("u_breve", "r", "y"))
@@ -63,4 +70,4 @@ def exact_gradient(spec: NetworkSpec, n_steps: int):
     grad = np.zeros(len(c["pre"]))
     for k, (j, i, delay) in enumerate(zip(pre, post, d)):
         grad[conn[k]] = np.dot(g_input[delay:, i], rec["r"][:n_steps - delay, j])
-    return grad, loss
+    return grad, loss, g_input

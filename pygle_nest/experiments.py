@@ -96,3 +96,48 @@ def relative_errors(result):
     w = np.abs(result["w"][-1] / np.array(LAGLINE_TEACHER["w"]) - 1)
     tau = np.abs(result["tau_m"][-1] / np.array(LAGLINE_TEACHER["tau_m"]) - 1)
     return w, tau
+
+
+TEACHER_STUDENT_FREQUENCIES = (0.49, 1.07, 1.98)  # rad/ms, the input's sines (gle.md section 5)
+
+
+@dataclass
+class TeacherStudent:
+    """Units and connections of a teacher-student spec (indices into the spec)."""
+
+    spec: NetworkSpec
+    teacher: list  # units per layer: hidden 1, hidden 2, output
+    student: list
+    student_connections: np.ndarray  # forward plastic connections
+
+
+def teacher_student(n_steps, seed=0, dt=0.01, eta=0.003, mu=0.9, beta=1.0, learning=True):
+    """The 1-2-2-1 teacher-student task: tanh hidden layers of one instantaneous (tau_r = tau_m =
+    1) and one retrospective (tau_r = 0.1) unit, a linear instantaneous output; the input is a
+    sum of sines. The student (random weights) learns by GLE with SGD and momentum."""
+    rng = np.random.default_rng(seed)
+    spec = NetworkSpec(resolution=dt)
+    spec.add_synapse_model("student", optimizer="momentum", eta=eta, mu=mu, learning=learning)
+    relay = spec.add_units(1, tau_m=1.0, tau_r=1.0)
+    t = np.arange(n_steps) * dt
+    phases = rng.uniform(0, 2 * np.pi, 3)
+    x = spec.add_streams(sum(np.sin(w * t + p) for w, p in zip(TEACHER_STUDENT_FREQUENCIES, phases)) / 2)
+    spec.connect_stream(x, relay, 1.0)
+    nets = {}
+    for name, output_beta in (("teacher", 0.0), ("student", beta)):
+        layers = [spec.add_units(2, tau_m=1.0, tau_r=[1.0, 0.1], activation="tanh") for _ in range(2)]
+        layers.append(spec.add_units(1, tau_m=1.0, tau_r=1.0, beta=output_beta))
+        nets[name] = layers
+    forward = []
+    for below, k in zip([relay] + nets["student"][:-1], range(3)):
+        above_t, above_s = nets["teacher"][k], nets["student"][k]
+        below_t = relay if k == 0 else nets["teacher"][k - 1]
+        pre, post = np.meshgrid(np.arange(len(below)), np.arange(len(above_s)), indexing="ij")
+        w_teacher = rng.normal(0, 1.5, pre.size)
+        w_student = rng.normal(0, 1.5, pre.size)
+        spec.connect(below_t[pre.ravel()], above_t[post.ravel()], w_teacher)
+        forward.append(spec.connect(below[pre.ravel()], above_s[post.ravel()], w_student, synapse="student"))
+        if k > 0:
+            spec.connect(above_s[post.ravel()], below[pre.ravel()], w_student, synapse="student_backward", port="bwd")
+    spec.connect(nets["teacher"][-1], nets["student"][-1], 1.0, port="target")
+    return TeacherStudent(spec, nets["teacher"], nets["student"], np.concatenate(forward))
