@@ -73,15 +73,35 @@ class NestNetwork:
                 out[k][positions] = status[k][index].astype(float)
         return out
 
-    def set_weights(self, which, weights):
-        """Set the weights of the spec's connections `which` (indices) in NEST."""
-        weights = np.broadcast_to(np.asarray(weights, dtype=float), (len(which),))
-        for positions, conns, status, index in self._per_model(which):
+    def set_synapse_states(self, which, **states):
+        """Set weight (and m, s for plastic connections) of the spec's connections `which`."""
+        for positions, conns, status, index in self._per_model(which, with_states="m" in states or "s" in states):
             # this rank's connections are its slice of the gathered ones
-            current = status["weight"].astype(float)
-            current[index] = weights[positions]
             first = int(sum(gather([len(conns)])[: rank()]))
-            conns.set(weight=current[first:first + len(conns)].tolist())
+            update = {}
+            for key, values in states.items():
+                current = status[key].astype(float)
+                current[index] = np.broadcast_to(np.asarray(values, dtype=float), (len(which),))[positions]
+                update[key] = current[first:first + len(conns)].tolist()
+            conns.set(update)
+
+    def unit_states(self, keys):
+        """{key: array over all units} of gle_neuron states, gathered from all MPI ranks."""
+        status = {k: np.atleast_1d(np.asarray(v, dtype=object)) for k, v in
+                  self.units.get(["global_id"] + list(keys)).items()}
+        local = np.array([v is not None for v in status[keys[0]]])  # under MPI: None elsewhere
+        ids = np.asarray(self.units.tolist())
+        order = np.searchsorted(ids, gather(status["global_id"][local].astype(int)))
+        out = {}
+        for key in keys:
+            out[key] = np.empty(len(ids))
+            out[key][order] = gather(status[key][local].astype(float))
+        return out
+
+    def set_unit_states(self, states):
+        """Set gle_neuron states, {key: one value per unit}; each rank sets its own nodes."""
+        keys = list(states)
+        self.units.set([{k: float(states[k][i]) for k in keys} for i in range(self.spec.n_units)])
 
 
 def stream_amplitudes(values, resolution, first_step=0):

@@ -53,3 +53,15 @@ def test_a_failing_rank_stops_all_ranks():
     assert proc.returncode != 0
     assert "rank 1 failed; stopping all ranks" in proc.stderr
     assert "deliberate failure on rank 1" in proc.stderr
+
+
+def test_checkpoint_saved_at_two_ranks_loads_at_one(tmp_path):
+    script = SCRIPT.parent / "checkpoint_run.py"
+    ckpt = tmp_path / "ckpt.npz"
+    for ranks, mode in ((2, "save"), (1, "load")):
+        proc = launch(ranks, script, mode, ckpt, tmp_path / f"{mode}.npz")
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    saved, loaded = np.load(tmp_path / "save.npz"), np.load(tmp_path / "load.npz")
+    for key in saved.files:
+        np.testing.assert_array_equal(saved[key], loaded[key], err_msg=key)
+    assert np.ptp(saved["syn_weight"]) > 0 and np.ptp(saved["unit_tau_m"]) > 0

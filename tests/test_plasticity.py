@@ -70,7 +70,7 @@ def run_both(spec, threads, set_at=None, new_weights=None):
         done += c
         if set_at is not None and done >= set_at:
             ref_out.append(ref.run(first_undelivered(done, min_delay(spec)) - ref.step_count, RECORD))
-            net.set_weights(plastic, new_weights)
+            net.set_synapse_states(plastic, weight=new_weights)
             ref.synapses["weight"][plastic] = new_weights
             set_at = None
     ref_out.append(ref.run(first_undelivered(N_STEPS, min_delay(spec)) - ref.step_count, RECORD))
