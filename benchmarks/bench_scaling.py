@@ -41,15 +41,17 @@ def worker(args):
     from bench_network import RESOLUTION, layered_spec
     from pygle_nest.nest_backend import create
 
-    spec = layered_spec(args.layers, args.width, 1, 3 * args.steps, plasticity={"optimizer": "plain", "eta": 1e-4})
+    spec = layered_spec(args.layers, args.width, 1, 5 * args.steps, plasticity={"optimizer": "plain", "eta": 1e-4})
     nest.ResetKernel()
     nest.verbosity = nest.VerbosityLevel.ERROR
     nest.local_num_threads = args.threads
     create(spec)
     nest.Simulate(args.steps // 10 * RESOLUTION)
-    start = time.perf_counter()
-    nest.Simulate(args.steps * RESOLUTION)
-    wall = time.perf_counter() - start
+    wall = float("inf")
+    for _ in range(3):  # the shortest of 3 runs is the least disturbed by other processes
+        start = time.perf_counter()
+        nest.Simulate(args.steps * RESOLUTION)
+        wall = min(wall, time.perf_counter() - start)
     status = nest.GetKernelStatus()
     if nest.Rank() == 0:
         print(json.dumps({"wall": wall, "synapses": len(spec.connections["pre"]), "units": spec.n_units,
@@ -83,7 +85,8 @@ def main():
     if not MPI_PYTHON.exists():
         sys.exit(f"{MPI_PYTHON} is missing: run `bash run.sh mpi-setup`")
 
-    print(f"load average {os.getloadavg()[0]:.2f} at start; {args.steps} steps of 0.1 ms, delay 1 step\n")
+    print(f"load average {os.getloadavg()[0]:.2f} at start; {args.steps} steps of 0.1 ms, delay 1 step, "
+          "best of 3\n")
     base = run(1, 1, args.layers, args.width, args.steps)
     rows = [("1 rank x 1 thread", base), ("1 rank x 2 threads", run(1, 2, args.layers, args.width, args.steps)),
             ("2 ranks x 1 thread", run(2, 1, args.layers, args.width, args.steps))]
