@@ -17,7 +17,6 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
 
 from pygle_nest.experiments import LAGLINE_TEACHER, lagline, relative_errors, run_lagline  # noqa: E402
 

@@ -6,6 +6,10 @@ whose weights and membrane time constants start random and are learned: weights 
 gle_synapse with Adam, tau_m by the units' local rule dtau_m/dt = -eta_tau e du/dt. The student's
 output is nudged towards the teacher's (beta = 0.01, gamma = 1). Time is in ms (the paper's time
 units), dt = 0.01.
+
+The 1-2-2-1 teacher-student task (Fig. 6): teacher and student chains of tanh hidden layers,
+each of one instantaneous and one retrospective unit, and a linear output; the student learns
+with SGD and momentum (see teacher_student).
 """
 
 from dataclasses import dataclass

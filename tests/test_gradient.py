@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import nest
-from pygle_nest import NetworkSpec, ReferenceNetwork, nest_backend
+from pygle_nest import NetworkSpec, nest_backend
 from pygle_nest.bptt import exact_gradient
 
 H = 0.05
