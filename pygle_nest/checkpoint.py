@@ -1,10 +1,19 @@
 """Checkpoints of a built network: weights and optimizer states of every plastic connection,
-and the learned and dynamic states of every unit, with the position in the data.
+the learned and dynamic states of every unit, the inputs on their way, the number of steps
+run, and the position in the data.
 
 Written once (rank 0 under mpirun, from states gathered across ranks) and atomically; loaded
-into a network built the same way, at any number of ranks and threads. A loaded network
-continues from the saved states; connections' values of the last min_delay slice before the
-save, which NEST delivers at the start of the next call, are not part of a checkpoint.
+into a network built the same way, in a fresh kernel, at any number of ranks and threads. The
+loaded network continues as the saved one would have:
+
+- NEST delivers the values of the last min_delay slice (or of a partly run slice) only at the
+  start of its next call; the checkpoint delivers them itself, with the reference's equations
+  (:meth:`~pygle_nest.reference.ReferenceNetwork.deliver`): the plastic connections learn from
+  them and what they transmit is added to the units' pending inputs. Static connections
+  transmit with the weights of the spec.
+- the units' pending inputs (delays > 1 step, stream values) are saved and put back;
+- Adam's step count continues (``step_offset`` of units and plastic models);
+- the network's input streams continue where they were.
 """
 
 import json
@@ -13,8 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
+from .nest_backend import stream_amplitudes
 from .parallel import is_root
-from .reference import RECORDABLES, SYNAPSE_STATES
+from .parameters import RECEPTORS
+from .reference import RECORDABLES, SYNAPSE_STATES, ReferenceNetwork
 
 #: gle_neuron states saved (all but the per-step inputs, which are recomputed every step).
 UNIT_STATES = tuple(k for k in RECORDABLES if k not in ("I_fwd", "I_bwd", "y"))
@@ -30,31 +41,61 @@ def _signature(spec):
             "resolution": spec.resolution, "plastic": len(_plastic(spec))}
 
 
+def state(net):
+    """The state a checkpoint holds, {name: array} (see the module docstring), on every rank."""
+    nest_net = getattr(net, "nest", net)
+    spec = nest_net.spec
+    plastic = _plastic(spec)
+    units = nest_net.unit_states(UNIT_STATES)
+    channels = nest_net.unit_arrays(("pending_inputs", "sent_rates", "sent_errors"))
+    ref = ReferenceNetwork(spec)
+    for key, values in nest_net.synapse_states(plastic).items():
+        ref.synapses[key][plastic] = values
+    steps = nest_net.steps
+    unsent = channels["sent_rates"].shape[1]
+    pending = channels["pending_inputs"]  # port by port; empty before the first step
+    pending = pending.reshape(spec.n_units, len(RECEPTORS), pending.shape[1] // len(RECEPTORS))
+    ahead = max(pending.shape[2], spec.max_delay)
+    delivered = ref.deliver(steps - unsent, channels["sent_rates"].T, channels["sent_errors"].T, ahead)
+    pending = np.pad(pending, ((0, 0), (0, 0), (0, ahead - pending.shape[2]))) + delivered.transpose(2, 0, 1)
+    return {"steps": np.array(steps), "pending_inputs": pending,
+            **{"syn_" + k: ref.synapses[k][plastic] for k in SYNAPSE_STATES},
+            **{"unit_" + k: v for k, v in units.items()}}
+
+
 def save(net, path, position=None):
     """Write the checkpoint of a built Network (or NestNetwork) to path (.npz); position: what
     the caller needs to continue (epoch, sample, ...), stored as JSON."""
     nest_net = getattr(net, "nest", net)
-    spec = nest_net.spec
-    synapses = nest_net.synapse_states(_plastic(spec))
-    units = nest_net.unit_states(UNIT_STATES)
+    saved = state(nest_net)
     if is_root():
         path = Path(path)
         partial = path.with_name(path.name + ".partial.npz")
-        meta = json.dumps({"signature": _signature(spec), "position": position})
-        np.savez(partial, meta=meta, **{"syn_" + k: v for k, v in synapses.items()},
-                 **{"unit_" + k: v for k, v in units.items()})
+        meta = json.dumps({"signature": _signature(nest_net.spec), "position": position})
+        np.savez(partial, meta=meta, **saved)
         os.replace(partial, path)
 
 
 def load(net, path):
-    """Set a built network to a checkpoint; returns the saved position."""
+    """Set a network freshly built in a fresh kernel (nothing simulated yet) to a checkpoint;
+    returns the saved position."""
+    import nest
+
     nest_net = getattr(net, "nest", net)
     spec = nest_net.spec
+    if nest.biological_time != 0.0:
+        raise ValueError("load a checkpoint into a freshly built network, before any simulation "
+                         f"(the kernel is at {nest.biological_time} ms; call nest.ResetKernel() and build again)")
     with np.load(path) as data:
         meta = json.loads(str(data["meta"]))
         if meta["signature"] != _signature(spec):
             raise ValueError(f"the checkpoint {path} is of another network: {meta['signature']} "
                              f"!= {_signature(spec)}")
         nest_net.set_synapse_states(_plastic(spec), **{k: data["syn_" + k] for k in SYNAPSE_STATES})
-        nest_net.set_unit_states({k: data["unit_" + k] for k in UNIT_STATES})
+        pending = data["pending_inputs"].reshape(spec.n_units, -1)
+        nest_net.set_unit_states({"pending_inputs": pending, **{k: data["unit_" + k] for k in UNIT_STATES}})
+        steps = int(data["steps"])
+    nest_net.set_step_offset(steps)
+    if nest_net.streams is not None:  # the spec's streams go on from step `steps`
+        nest_net.streams.set([stream_amplitudes(x[min(steps, len(x) - 1):], spec.resolution) for x in spec.streams])
     return meta["position"]

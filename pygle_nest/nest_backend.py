@@ -25,6 +25,7 @@ class NestNetwork:
     spec: NetworkSpec
     units: object
     streams: object
+    step_offset: int = 0
 
     def multimeter(self, record_from, units=None):
         """A multimeter recording every step from the given units (default: all)."""
@@ -87,21 +88,49 @@ class NestNetwork:
 
     def unit_states(self, keys):
         """{key: array over all units} of gle_neuron states, gathered from all MPI ranks."""
-        status = {k: np.atleast_1d(np.asarray(v, dtype=object)) for k, v in
-                  self.units.get(["global_id"] + list(keys)).items()}
-        local = np.array([v is not None for v in status[keys[0]]])  # under MPI: None elsewhere
+        return self._gathered_units(keys, lambda values: np.asarray(values, dtype=float))
+
+    def unit_arrays(self, keys):
+        """{key: array (units x length)} of list-valued gle_neuron status entries (equal lengths),
+        gathered from all MPI ranks."""
+        def rows(values):
+            length = int(max(gather([len(v) for v in values] or [0])))
+            return np.array([np.asarray(v, dtype=float) for v in values]).reshape(len(values), length)
+        return self._gathered_units(keys, rows)
+
+    def _gathered_units(self, keys, stack):
+        """{key: stack(this rank's values)} gathered across ranks and ordered by unit."""
+        status = self.units.get(["global_id"] + list(keys))
+        if self.spec.n_units == 1:  # NEST returns the values of a single node unwrapped
+            status = {k: [v] for k, v in status.items()}
+        local = [i for i, v in enumerate(status[keys[0]]) if v is not None]  # under MPI: None elsewhere
         ids = np.asarray(self.units.tolist())
-        order = np.searchsorted(ids, gather(status["global_id"][local].astype(int)))
-        out = {}
-        for key in keys:
-            out[key] = np.empty(len(ids))
-            out[key][order] = gather(status[key][local].astype(float))
-        return out
+        order = np.argsort(np.searchsorted(ids, gather([int(status["global_id"][i]) for i in local])))
+        return {key: gather(stack([status[key][i] for i in local]))[order] for key in keys}
 
     def set_unit_states(self, states):
-        """Set gle_neuron states, {key: one value per unit}; each rank sets its own nodes."""
-        keys = list(states)
-        self.units.set([{k: float(states[k][i]) for k in keys} for i in range(self.spec.n_units)])
+        """Set gle_neuron states, {key: one value (or list) per unit}; each rank sets its own nodes."""
+        def value(v):
+            return v.tolist() if isinstance(v, np.ndarray) else float(v)
+        self.units.set([{k: value(states[k][i]) for k in states} for i in range(self.spec.n_units)])
+
+    def set_step_offset(self, steps):
+        """Count `steps` simulated before this kernel's time 0 in Adam's bias corrections, in the
+        units and in all plastic connection models (a checkpoint resumed in a fresh kernel)."""
+        import nest
+
+        self.units.set({"step_offset": int(steps)})
+        for model in self.spec.model_list():
+            if model.plastic:
+                nest.SetDefaults(model.name, {"step_offset": int(steps)})
+        self.step_offset = int(steps)
+
+    @property
+    def steps(self):
+        """Steps simulated so far, including those before a resumed checkpoint."""
+        import nest
+
+        return self.step_offset + int(round(nest.biological_time / self.spec.resolution))
 
 
 def stream_amplitudes(values, resolution, first_step=0):

@@ -145,8 +145,8 @@ class ReferenceNetwork:
     def _stream_values(self, step):
         return np.array([x[min(step, len(x) - 1)] for x in self.spec.streams])
 
-    def inputs(self, step):
-        """Port inputs (ports x units) that arrive in the given step from units and streams."""
+    def inputs(self, step, streams=True):
+        """Port inputs (ports x units) that arrive in the given step from units (and streams)."""
         n = self.spec.n_units
         flat = np.zeros(len(RECEPTORS) * n)
         for d, idx in self.plastic_by_delay:
@@ -157,7 +157,7 @@ class ReferenceNetwork:
         for port, channel, d, mat in self.static_terms:
             if step - d >= 0:
                 x[port] += mat @ self.history[(step - d) % self.depth, channel]
-        for port, d, mat in self.stream_terms:
+        for port, d, mat in self.stream_terms if streams else ():
             if step - d >= 0:
                 x[port] += mat @ self._stream_values(step - d)
         return x
@@ -229,6 +229,27 @@ class ReferenceNetwork:
                 syn["m"][idx] = m
                 syn["s"][idx] = s
             syn["weight"][idx] += q["eta"] * step
+
+    def deliver(self, first_step, rates, errors, n_ahead):
+        """What NEST does at the start of its next call with the values it has not delivered yet
+        (the last min_delay slice or less): every connection sends what the units sent in steps
+        first_step, first_step + 1, ... (rows of rates and errors, one column per unit), and the
+        plastic ones learn (self.synapses changes). Returns the inputs (ports x n_ahead x units)
+        that these values add to the n_ahead steps after them. Streams take no part; the rest of
+        the connections' history is cleared."""
+        self.history[:] = 0.0
+        self.tx[:] = 0.0
+        for k, sent in enumerate(zip(rates, errors)):
+            self.step_count = first_step + k
+            self.sent = np.array(sent, dtype=float)
+            self.history[self.step_count % self.depth] = self.sent
+            self._connections_send_and_learn()
+        end = first_step + len(rates)
+        out = np.zeros((len(RECEPTORS), n_ahead, self.spec.n_units))
+        # values sent after `end` are not in the rings: no step beyond end + max_delay - 1 gets any
+        for j in range(min(n_ahead, self.spec.max_delay)):
+            out[:, j] = self.inputs(end + j, streams=False)
+        return out
 
     def run(self, n_steps, record=RECORDABLES):
         """Run n_steps; return {name: array (n_steps, n_units)} of the values after each step."""

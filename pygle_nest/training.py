@@ -12,6 +12,7 @@ import sys
 
 import numpy as np
 
+from . import checkpoint as checkpoints
 from .nest_backend import stream_amplitudes
 from .parallel import gather, is_root
 
@@ -96,10 +97,11 @@ class Trainer:
         for model in self.models:
             nest.SetDefaults(model, {"eta": float(eta)})
 
-    def run(self, inputs, targets, train=True, progress=None):
+    def run(self, inputs, targets, train=True, after_sample=None):
         """Stream all samples; returns per sample the output summed over the sample and its cost
         (see loss). inputs: samples x steps (x inputs);
-        targets: samples x outputs (held over the sample) or samples x steps x outputs."""
+        targets: samples x outputs (held over the sample) or samples x steps x outputs.
+        after_sample(done, sums, costs) is called after each sample with the lists so far."""
         import nest
 
         if len(inputs) == 0:
@@ -110,11 +112,11 @@ class Trainer:
         sums, errors = [], []
         nest.Prepare()
         try:
-            for k, (x, y) in enumerate(zip(inputs, targets)):
+            for x, y in zip(inputs, targets):
                 sums.append(self.present(x, y))
                 errors.append(self.loss(sums[-1] / len(x), y))
-                if progress is not None:
-                    progress(k + 1, len(inputs), errors)
+                if after_sample is not None:
+                    after_sample(len(sums), sums, errors)
         finally:
             nest.Cleanup()
             self.set_learning(True)
@@ -127,35 +129,77 @@ class Trainer:
         sums, errors = self.run(inputs, onehot, train=False)
         return float(np.mean(np.argmax(sums, axis=1) == labels)), float(np.mean(errors))
 
-    def train(self, inputs, labels, epochs=1, rng=None, lr_schedule=None, verbose=True):
+    def train(self, inputs, labels, epochs=1, rng=None, lr_schedule=None, verbose=True, checkpoint=None,
+              checkpoint_every=0, resume=False):
         """Epochs of online training with shuffling; lr_schedule(epoch) -> learning rate.
-        Returns per epoch the training accuracy and mean squared error."""
+        Returns per epoch the training accuracy and mean cost.
+
+        checkpoint: a path; the network's state and the position in the data are written there
+        after every epoch and every checkpoint_every samples. resume=True: load it first (into
+        this network, freshly built in a fresh kernel) and continue where it was: the run goes
+        on exactly as the one that wrote it would have."""
+        import nest
+
         rng = np.random.default_rng(0) if rng is None else rng
+        if checkpoint is None and (checkpoint_every or resume):
+            raise ValueError("checkpoint_every and resume need a checkpoint path")
+        if checkpoint_every < 0:
+            raise ValueError(f"checkpoint_every must be >= 0 (0: after every epoch only); got {checkpoint_every}")
         n_out = len(self.target_generators)
-        history = []
-        for epoch in range(epochs):
+        labels = np.asarray(labels, dtype=int)
+        # the position in the data: epoch, samples done, their order, summed outputs and costs
+        at = {"epoch": 0, "sample": 0, "order": None, "sums": [], "errors": [], "history": []}
+        if resume:
+            at = checkpoints.load(self.net, checkpoint)
+            self.step = int(round(nest.biological_time / self.h))
+            rng.bit_generator.state = at["rng"]
+
+        def save():
+            checkpoints.save(self.net, checkpoint, {**at, "rng": rng.bit_generator.state})
+
+        while at["epoch"] < epochs:
             if lr_schedule is not None:
-                self.set_learning_rate(lr_schedule(epoch))
-            order = rng.permutation(len(inputs))
-            labels_e = np.asarray(labels, dtype=int)[order]
-            bar = ProgressBar(f"epoch {epoch + 1}/{epochs}") if verbose and is_root() else None
-            sums, errors = self.run([inputs[k] for k in order], np.eye(n_out)[labels_e], progress=bar)
+                self.set_learning_rate(lr_schedule(at["epoch"]))
+            if at["order"] is None:
+                at["order"] = rng.permutation(len(inputs)).tolist()
+            order = np.asarray(at["order"])
+            done = at["sample"]
+            at["sums"], at["errors"] = at["sums"][:done], at["errors"][:done]
+            bar = ProgressBar(f"epoch {at['epoch'] + 1}/{epochs}", labels[order]) if verbose and is_root() else None
+
+            def after_sample(k, sums, errors):
+                at["sample"] = done + k
+                at["sums"].append(sums[-1].tolist())
+                at["errors"].append(errors[-1])
+                if bar is not None:
+                    bar(at["sums"], at["errors"])
+                if checkpoint is not None and checkpoint_every and k % checkpoint_every == 0 and done + k < len(order):
+                    save()
+
+            self.run([inputs[k] for k in order[done:]], np.eye(n_out)[labels[order[done:]]], after_sample=after_sample)
             if bar is not None:
                 bar.close()
-            history.append((float(np.mean(np.argmax(sums, axis=1) == labels_e)), float(np.mean(errors))))
-        return history
+            accuracy = float(np.mean(np.argmax(at["sums"], axis=1) == labels[order]))
+            at = {"epoch": at["epoch"] + 1, "sample": 0, "order": None, "sums": [], "errors": [],
+                  "history": at["history"] + [(accuracy, float(np.mean(at["errors"])))]}
+            if checkpoint is not None:
+                save()
+        return [tuple(h) for h in at["history"]]
 
 
 class ProgressBar:
-    """A one-line progress bar with the running loss, on stderr."""
+    """A one-line progress bar with the running cost and accuracy (last 50 samples), on stderr."""
 
-    def __init__(self, title, width=30):
-        self.title, self.width = title, width
+    def __init__(self, title, labels, width=30):
+        self.title, self.labels, self.width = title, labels, width
 
-    def __call__(self, done, total, errors):
+    def __call__(self, sums, errors):
+        done, total = len(sums), len(self.labels)
         filled = int(self.width * done / total)
+        recent = slice(max(0, done - 50), done)
+        accuracy = np.mean(np.argmax(sums[recent], axis=1) == self.labels[recent])
         sys.stderr.write(f"\r{self.title} [{'#' * filled}{'.' * (self.width - filled)}] {done}/{total} "
-                         f"loss {np.mean(errors[-50:]):.4f}")
+                         f"loss {np.mean(errors[recent]):.4f} accuracy {accuracy:.2f}")
         sys.stderr.flush()
 
     def close(self):

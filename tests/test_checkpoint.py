@@ -1,17 +1,14 @@
-"""Checkpoints: written atomically, loaded into a freshly built network and kernel."""
+"""Checkpoints: written atomically, loaded into a freshly built network and kernel, and a
+resumed run continues exactly as the uninterrupted one."""
 
 import numpy as np
 import pytest
 
 import nest
-from pygle_nest import checkpoint
+import random_networks
+from pygle_nest import checkpoint, nest_backend
 from pygle_nest.training import Trainer
 from test_training import network, task
-
-
-def states(net):
-    plastic = np.concatenate([np.r_[p.forward, p.backward] for p in net.projections])
-    return net.nest.synapse_states(plastic), net.nest.unit_states(checkpoint.UNIT_STATES)
 
 
 def test_checkpoint_round_trip_into_a_fresh_kernel(tmp_path):
@@ -20,17 +17,18 @@ def test_checkpoint_round_trip_into_a_fresh_kernel(tmp_path):
     trainer = Trainer(net)
     trainer.train(x, labels, epochs=1, verbose=False)
     accuracy, loss = trainer.evaluate(x, labels)
-    saved = states(net)
+    saved = checkpoint.state(net)
     path = tmp_path / "ckpt.npz"
     checkpoint.save(net, path, position={"epoch": 1, "sample": 0})
     assert path.exists() and not list(tmp_path.glob("*partial*"))
 
     fresh = network(eta_bias=1e-3)  # ResetKernel and the same construction
     assert checkpoint.load(fresh, path) == {"epoch": 1, "sample": 0}
-    loaded = states(fresh)
-    for a, b in zip(saved, loaded):
-        for key in a:
-            np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+    plastic = np.concatenate([np.r_[p.forward, p.backward] for p in fresh.projections])
+    loaded = fresh.nest.synapse_states(plastic), fresh.nest.unit_states(checkpoint.UNIT_STATES)
+    for prefix, values in zip(("syn_", "unit_"), loaded):
+        for key in values:
+            np.testing.assert_array_equal(values[key], saved[prefix + key], err_msg=key)
     accuracy_loaded, loss_loaded = Trainer(fresh).evaluate(x, labels)
     assert accuracy_loaded == accuracy
     assert loss_loaded == pytest.approx(loss, rel=0.05)
@@ -48,3 +46,81 @@ def test_checkpoint_of_another_network_is_refused(tmp_path):
     other.build()
     with pytest.raises(ValueError, match="is of another network"):
         checkpoint.load(other, tmp_path / "a.npz")
+
+
+def assert_same_state(a, b):
+    assert a.keys() == b.keys()
+    for key in a:
+        np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+
+
+@pytest.mark.parametrize("delays, first", [((1, 1), 30.0), ((2, 3), 30.3), ((1, 4), 0.5)])
+def test_a_resumed_simulation_continues_identically(tmp_path, delays, first):
+    """Simulate(first); save; in a fresh kernel load and Simulate(40 ms): the same trajectories,
+    weights and optimizer states as Simulate(first) then Simulate(40 ms) in one kernel; also
+    when the save falls within a min_delay slice and with inputs on their way (delays > 1)."""
+    def build():
+        nest.ResetKernel()
+        nest.verbosity = nest.VerbosityLevel.ERROR
+        spec = random_networks.layered(seed=9, sizes=(8, 8, 4), n_steps=800, fwd_delay=delays[0], bwd_delay=delays[1],
+                                       plasticity={"optimizer": "adam", "eta": 1e-3},
+                                       unit_learning={"eta_bias": 1e-3, "eta_tau": 1e-3, "optimizer": "adam"})
+        net = nest_backend.create(spec)
+        return net, net.multimeter(["r", "err"])
+
+    path = tmp_path / "ckpt.npz"
+    net, mm = build()
+    nest.Simulate(first)
+    checkpoint.save(net, path)
+    nest.Simulate(40.0)
+    uninterrupted = checkpoint.state(net), nest_backend.recorded(mm, net.units)
+    steps = int(round(first / 0.1))
+    net, mm = build()
+    checkpoint.load(net, path)
+    nest.Simulate(40.0)
+    resumed = checkpoint.state(net), nest_backend.recorded(mm, net.units)
+    assert_same_state(uninterrupted[0], resumed[0])
+    for key in ("r", "err"):  # row k of a kernel: step k + 1 of its own
+        np.testing.assert_array_equal(uninterrupted[1][key][steps:], resumed[1][key][:len(uninterrupted[1][key]) - steps])
+    assert resumed[0]["steps"] == steps + 400 and np.abs(uninterrupted[0]["pending_inputs"]).max() > 0
+
+
+def test_resumed_training_continues_identically(tmp_path, monkeypatch):
+    """Training interrupted right after the checkpoint within the second epoch, resumed in a
+    fresh kernel: the same history, weights and states as the uninterrupted run."""
+    x, labels = task(20)
+
+    def train(path, **kwargs):
+        trainer = Trainer(network(eta_bias=1e-3))
+        history = trainer.train(x, labels, epochs=2, rng=np.random.default_rng(3), verbose=False,
+                                checkpoint=path, checkpoint_every=7, **kwargs)
+        return history, checkpoint.state(trainer.net)
+
+    uninterrupted = train(tmp_path / "a.npz")
+
+    saves = []
+    real_save = checkpoint.save
+
+    def save_then_crash(net, path, position=None):
+        real_save(net, path, position)
+        saves.append(position)
+        if position["epoch"] == 1 and position["sample"] == 14:
+            raise KeyboardInterrupt
+    monkeypatch.setattr(checkpoint, "save", save_then_crash)
+    with pytest.raises(KeyboardInterrupt):
+        train(tmp_path / "b.npz")
+    monkeypatch.setattr(checkpoint, "save", real_save)
+    assert [(p["epoch"], p["sample"]) for p in saves] == [(0, 7), (0, 14), (1, 0), (1, 7), (1, 14)]
+
+    resumed = train(tmp_path / "b.npz", resume=True)
+    assert resumed[0] == uninterrupted[0]
+    assert_same_state(uninterrupted[1], resumed[1])
+    assert np.load(tmp_path / "b.npz")["steps"] == 2 * 20 * 30
+
+
+def test_resume_needs_a_fresh_kernel(tmp_path):
+    net = network()
+    checkpoint.save(net, tmp_path / "a.npz")
+    nest.Simulate(1.0)
+    with pytest.raises(ValueError, match="freshly built network"):
+        checkpoint.load(net, tmp_path / "a.npz")

@@ -1,7 +1,8 @@
-"""Checkpoints across rank counts: python checkpoint_run.py save|load CHECKPOINT.npz OUT.npz
+"""Checkpoints across rank counts: python checkpoint_run.py save|load THREADS CHECKPOINT.npz OUT.npz
 
-save: train a plastic network for a while and write the checkpoint; load: build the same
-network, load the checkpoint, and write what NEST then holds (rank 0)."""
+save: train a plastic network for 30 ms, write the checkpoint, go on for 40 ms; load: build the
+same network in a fresh kernel, load the checkpoint, run 40 ms. Both write (rank 0) the
+network's state at the end, as a checkpoint holds it."""
 
 import os
 import sys
@@ -18,23 +19,24 @@ from pygle_nest.parallel import is_root  # noqa: E402
 
 
 def main():
-    mode, ckpt, out = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
-    spec = random_networks.layered(seed=9, sizes=(8, 8, 4), n_steps=400, plasticity={"optimizer": "adam", "eta": 1e-3},
+    mode, threads, ckpt, out = sys.argv[1], int(sys.argv[2]), Path(sys.argv[3]), Path(sys.argv[4])
+    spec = random_networks.layered(seed=9, sizes=(8, 8, 4), n_steps=800, fwd_delay=2, bwd_delay=3,
+                                   plasticity={"optimizer": "adam", "eta": 1e-3},
                                    unit_learning={"eta_bias": 1e-3, "eta_tau": 1e-3, "optimizer": "adam"})
     nest.ResetKernel()
     nest.verbosity = nest.VerbosityLevel.ERROR
+    nest.local_num_threads = threads
     net = nest_backend.create(spec)
     if mode == "save":
-        nest.Simulate(30.0)
+        nest.Simulate(30.1)  # within a min_delay slice
         checkpoint.save(net, ckpt)
     else:
         checkpoint.load(net, ckpt)
-    plastic = np.flatnonzero([spec.model_list()[m].plastic for m in spec.connections["model"]])
-    synapses = net.synapse_states(plastic)
-    units = net.unit_states(checkpoint.UNIT_STATES)
+    nest.Simulate(40.0)
+    state = checkpoint.state(net)
     if is_root():
         partial = out.with_name(out.name + ".partial.npz")
-        np.savez(partial, **{"syn_" + k: v for k, v in synapses.items()}, **{"unit_" + k: v for k, v in units.items()})
+        np.savez(partial, ranks=nest.NumProcesses(), **state)
         os.replace(partial, out)
 
 
