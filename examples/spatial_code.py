@@ -10,16 +10,14 @@ the transposed weights. The same network run by the NumPy reference gives the sa
 """
 
 import argparse
-from pathlib import Path
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import nest
+from pygle_nest import NetworkSpec, ReferenceNetwork, nest_backend
+from pygle_nest.results import pyplot, write_figure
 
-import nest  # noqa: E402
-from pygle_nest import NetworkSpec, ReferenceNetwork, nest_backend  # noqa: E402
+plt = pyplot()
 
 H = 0.05  # ms
 T = 60.0  # ms
@@ -82,11 +80,7 @@ def main():
         ax.set_ylabel("unit")
         fig.colorbar(im, ax=ax, pad=0.01)
     axes[-1].set_xlabel("time (ms)")
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    partial = out.with_name(out.name + ".partial.png")
-    fig.savefig(partial, dpi=110)
-    partial.replace(out)
+    out = write_figure(fig, args.out)
     print(f"wrote {out}")
 
 

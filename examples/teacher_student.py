@@ -11,19 +11,17 @@ Writes a figure and a JSON of the figures.
 """
 
 import argparse
-import json
 from pathlib import Path
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import nest
+from pygle_nest import nest_backend
+from pygle_nest.bptt import adjoint
+from pygle_nest.experiments import teacher_student
+from pygle_nest.results import pyplot, write_figure, write_json
 
-import nest  # noqa: E402
-from pygle_nest import nest_backend  # noqa: E402
-from pygle_nest.bptt import adjoint  # noqa: E402
-from pygle_nest.experiments import teacher_student  # noqa: E402
+plt = pyplot()
 
 DT = 0.01
 WINDOW = 3000  # steps of the adjoint comparison
@@ -89,16 +87,11 @@ def main():
                      f"at lag {lags[k][0]}", xlabel="time (ms)")
         ax.legend(fontsize=7, loc="upper right")
     out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    partial = out.with_name(out.name + ".partial.png")
-    fig.savefig(partial, dpi=100)
-    partial.replace(out.with_suffix(".png"))
+    write_figure(fig, out.with_suffix(".png"), dpi=100)
     metrics = {"adjoint": [{"tau_r": float(frozen.spec.units["tau_r"][u]), "lag_steps": lag, "correlation": corr}
                            for u, (lag, corr) in zip(hidden, lags)],
                "loss_first": float(loss[0]), "loss_last": float(loss[-1]), "time_ms": args.time, "seed": args.seed}
-    partial = out.with_name(out.name + ".partial.json")
-    partial.write_text(json.dumps(metrics, indent=2))
-    partial.replace(out.with_suffix(".json"))
+    write_json(metrics, out.with_suffix(".json"))
     print(f"wrote {out.with_suffix('.png')} and {out.with_suffix('.json')}")
 
 

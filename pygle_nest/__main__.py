@@ -1,33 +1,116 @@
-"""Command line: python -m pygle_nest {build,info}."""
+"""Command line: python -m pygle_nest {build,info,demo,train,evaluate} (see --help)."""
 
 import argparse
+import json
 import sys
 
 from . import build as build_module
 from .module import MODULE_ROOT
 
+EPILOG = """examples:
+  python -m pygle_nest info                      which NEST, which module, which models
+  python -m pygle_nest demo                      LagLine: results/lagline.png and .json
+  python -m pygle_nest train --epochs 3          MNIST-1D, the paper's network: results/train.png,
+                                                 .json, and the checkpoint results/train.ckpt.npz
+  python -m pygle_nest train --epochs 6 --resume continue that run where it stopped
+  python -m pygle_nest evaluate results/train.ckpt.npz
+Under mpirun the same commands run on all ranks (files and output from rank 0)."""
+
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m pygle_nest",
-                                     description="GLE networks in NEST: build and inspect the extension module.")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = argparse.ArgumentParser(prog="python -m pygle_nest", epilog=EPILOG,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     description="GLE networks in NEST: build the extension module, run the demo, "
+                                                 "train and evaluate sequence classifiers.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     b = sub.add_parser("build", help="build the NEST extension module from nestml_models/ (cached)")
     b.add_argument("--force", action="store_true", help="rebuild even if the cache is up to date")
     sub.add_parser("info", help="versions, the NEST in use, and the module path")
+    d = sub.add_parser("demo", help="LagLine: a GLE student learns a teacher's weights and time constants")
+    d.add_argument("--time", type=float, default=2000.0, help="duration in ms (default 2000)")
+    d.add_argument("--seed", type=int, default=1, help="seed of the student's initial values and the input")
+    d.add_argument("--out", default="results/lagline", help="prefix of the .png and .json written")
+    t = sub.add_parser("train", help="train a GLE classifier online (default: MNIST-1D, the paper's network)",
+                       description="Online training in NEST, one sample after another, tested after every "
+                                   "epoch with plasticity off. Writes OUT.png (learning curve), OUT.json and "
+                                   "the checkpoint OUT.ckpt.npz.")
+    _add_config_arguments(t)
+    t.add_argument("--epochs", type=int, default=1, help="epochs in all, counting resumed ones (default 1)")
+    t.add_argument("--hours", type=float, help="stop after the epoch that passes this much time")
+    t.add_argument("--out", default="results/train", help="prefix of the files written (default results/train)")
+    t.add_argument("--checkpoint-every", type=int, default=500, help="samples between checkpoints (default 500)")
+    t.add_argument("--resume", action="store_true", help="continue from OUT.ckpt.npz (its own settings)")
+    e = sub.add_parser("evaluate", help="test accuracy of a training checkpoint, in a fresh kernel")
+    e.add_argument("checkpoint", help="a checkpoint written by train (OUT.ckpt.npz)")
     args = parser.parse_args(argv)
+
     if args.command == "build":
         print(build_module.build(MODULE_ROOT, force=args.force))
     elif args.command == "info":
-        import nest
-
-        from . import __version__
-        from .module import install, models, module_path
-        install()
-        info = nest.build_info
-        print(f"pygle-nest {__version__}\nNEST {nest.__version__} (MPI: {info.get('have_mpi')}, "
-              f"threads: {info.get('threads_model')}, GSL: {info.get('have_gsl')})\n"
-              f"module: {module_path()}\nmodels: {', '.join(models())}")
+        _info()
+    elif args.command == "demo":
+        from .demo import lagline_demo
+        lagline_demo(args.time, args.seed, args.out)
+    elif args.command == "train":
+        _train(args)
+    elif args.command == "evaluate":
+        from .classify import evaluate
+        from .parallel import is_root
+        accuracy, cost = evaluate(args.checkpoint)
+        if is_root():
+            print(json.dumps({"test_accuracy": accuracy, "test_loss": cost}))
     return 0
+
+
+def _add_config_arguments(parser):
+    from .classify import CONFIG
+
+    parser.add_argument("--data", default=CONFIG["data"],
+                        help="'mnist1d' (generated locally) or a .npz with x_train, y_train, x_test, y_test "
+                             "(x: samples x steps [x inputs], y: integer labels)")
+    for key, kind, text in (("train", int, "training samples used"), ("test", int, "test samples used"),
+                            ("resolution", float, "ms per sequence point"), ("layers", int, "hidden layers"),
+                            ("output_tau", float, "tau_m = tau_r of the output units (ms)"),
+                            ("optimizer", str, "plain, momentum or adam"),
+                            ("lr", float, "learning rate of weights and biases (per step)"),
+                            ("seed", int, "initial weights and the order of the samples")):
+        parser.add_argument("--" + key.replace("_", "-"), type=kind, default=CONFIG[key],
+                            help=f"{text} (default {CONFIG[key]})")
+    parser.add_argument("--groups", default=",".join(":".join(map(str, g)) for g in CONFIG["groups"]),
+                        help="time-constant groups of a hidden layer, n:tau_m:tau_r,... (default: the paper's)")
+
+
+def _train(args):
+    from . import checkpoint as checkpoints
+    from .classify import CONFIG, train
+
+    out = args.out
+    checkpoint = out + ".ckpt.npz"
+    if args.resume:
+        config = checkpoints.position(checkpoint)["extra"]["config"]
+    else:
+        try:
+            groups = [[int(n), float(tm), float(tr)] for n, tm, tr in (g.split(":") for g in args.groups.split(","))]
+        except ValueError:
+            raise SystemExit(f"--groups must be n:tau_m:tau_r,...; got {args.groups!r}")
+        config = {key: getattr(args, key) for key in CONFIG if key != "groups"}
+        config["groups"] = groups
+    if args.epochs < 1:
+        raise SystemExit(f"--epochs must be >= 1; got {args.epochs}")
+    train(config, args.epochs, hours=args.hours, out=out, checkpoint=checkpoint,
+          checkpoint_every=args.checkpoint_every, resume=args.resume)
+
+
+def _info():
+    import nest
+
+    from . import __version__
+    from .module import install, models, module_path
+    install()
+    info = nest.build_info
+    print(f"pygle-nest {__version__}\nNEST {nest.__version__} (MPI: {info.get('have_mpi')}, "
+          f"threads: {info.get('threads_model')}, GSL: {info.get('have_gsl')})\n"
+          f"module: {module_path()}\nmodels: {', '.join(models())}")
 
 
 if __name__ == "__main__":

@@ -76,6 +76,12 @@ def save(net, path, position=None):
         os.replace(partial, path)
 
 
+def position(path):
+    """The position saved in a checkpoint, without loading it."""
+    with np.load(path) as data:
+        return json.loads(str(data["meta"]))["position"]
+
+
 def load(net, path):
     """Set a network freshly built in a fresh kernel (nothing simulated yet) to a checkpoint;
     returns the saved position."""

@@ -130,14 +130,17 @@ class Trainer:
         return float(np.mean(np.argmax(sums, axis=1) == labels)), float(np.mean(errors))
 
     def train(self, inputs, labels, epochs=1, rng=None, lr_schedule=None, verbose=True, checkpoint=None,
-              checkpoint_every=0, resume=False):
+              checkpoint_every=0, resume=False, after_epoch=None, extra=None):
         """Epochs of online training with shuffling; lr_schedule(epoch) -> learning rate.
         Returns per epoch the training accuracy and mean cost.
 
         checkpoint: a path; the network's state and the position in the data are written there
         after every epoch and every checkpoint_every samples. resume=True: load it first (into
         this network, freshly built in a fresh kernel) and continue where it was: the run goes
-        on exactly as the one that wrote it would have."""
+        on exactly as the one that wrote it would have.
+        after_epoch(history): called after each epoch, before its checkpoint (it may evaluate);
+        True stops the training. extra: a dict of the caller's (JSON values) that checkpoints
+        keep; resume=True updates it with the saved one."""
         import nest
 
         rng = np.random.default_rng(0) if rng is None else rng
@@ -149,13 +152,15 @@ class Trainer:
         labels = np.asarray(labels, dtype=int)
         # the position in the data: epoch, samples done, their order, summed outputs and costs
         at = {"epoch": 0, "sample": 0, "order": None, "sums": [], "errors": [], "history": []}
+        extra = {} if extra is None else extra
         if resume:
             at = checkpoints.load(self.net, checkpoint)
             self.step = int(round(nest.biological_time / self.h))
-            rng.bit_generator.state = at["rng"]
+            rng.bit_generator.state = at.pop("rng")
+            extra.update(at.pop("extra"))
 
         def save():
-            checkpoints.save(self.net, checkpoint, {**at, "rng": rng.bit_generator.state})
+            checkpoints.save(self.net, checkpoint, {**at, "rng": rng.bit_generator.state, "extra": extra})
 
         while at["epoch"] < epochs:
             if lr_schedule is not None:
@@ -182,8 +187,11 @@ class Trainer:
             accuracy = float(np.mean(np.argmax(at["sums"], axis=1) == labels[order]))
             at = {"epoch": at["epoch"] + 1, "sample": 0, "order": None, "sums": [], "errors": [],
                   "history": at["history"] + [(accuracy, float(np.mean(at["errors"])))]}
+            stop = after_epoch is not None and after_epoch([tuple(h) for h in at["history"]])
             if checkpoint is not None:
                 save()
+            if stop:
+                break
         return [tuple(h) for h in at["history"]]
 
 
@@ -192,9 +200,13 @@ class ProgressBar:
 
     def __init__(self, title, labels, width=30):
         self.title, self.labels, self.width = title, labels, width
+        self.shown = -1
 
     def __call__(self, sums, errors):
         done, total = len(sums), len(self.labels)
+        if int(100 * done / total) == self.shown:  # at most a hundred updates (logs stay short)
+            return
+        self.shown = int(100 * done / total)
         filled = int(self.width * done / total)
         recent = slice(max(0, done - 50), done)
         accuracy = np.mean(np.argmax(sums[recent], axis=1) == self.labels[recent])

@@ -1,0 +1,75 @@
+"""The command line (python -m pygle_nest): train, evaluate, resume, and its checks."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from pygle_nest import classify
+
+SMALL = ["--layers", "1", "--groups", "4:1.0:0.5,3:0.5:0.5", "--resolution", "0.1", "--lr", "1e-3",
+         "--train", "12", "--test", "6"]
+
+
+def cli(*args, cwd):
+    env = dict(os.environ, PYNEST_QUIET="1")
+    return subprocess.run([sys.executable, "-m", "pygle_nest", *map(str, args)], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=600)
+
+
+def small_data(path, seed=0):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 3, 18)
+    x = y[:, None] - 1.0 + 0.2 * np.sin(np.arange(20) * 0.5 + rng.uniform(0, 6, (18, 1)))
+    np.savez(path, x_train=x[:12], y_train=y[:12], x_test=x[12:], y_test=y[12:])
+    return path
+
+
+def test_help_lists_the_commands(tmp_path):
+    proc = cli("--help", cwd=tmp_path)
+    assert proc.returncode == 0
+    for command in ("build", "info", "demo", "train", "evaluate"):
+        assert command in proc.stdout
+
+
+def test_train_resume_and_evaluate(tmp_path):
+    data = small_data(tmp_path / "data.npz")
+    out = tmp_path / "run"
+    proc = cli("train", "--data", data, *SMALL, "--epochs", "1", "--checkpoint-every", "5", "--out", out, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    proc = cli("train", "--epochs", "2", "--resume", "--out", out, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    curve = json.loads(out.with_suffix(".json").read_text())["curve"]
+    assert [c["epoch"] for c in curve] == [1, 2] and out.with_suffix(".png").exists()
+    proc = cli("evaluate", tmp_path / "run.ckpt.npz", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert json.loads(proc.stdout.strip().splitlines()[-1])["test_accuracy"] == curve[-1]["test_accuracy"]
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"data": "missing.npz"}, "data: no file"),
+    ({"train": 0}, "train .samples. must be an integer >= 1"),
+])
+def test_bad_configurations_are_rejected(tmp_path, change, message):
+    config = {**classify.CONFIG, "data": str(small_data(tmp_path / "data.npz")), **change}
+    with pytest.raises(ValueError, match=message):
+        classify.load_data(config)
+
+
+def test_bad_data_is_rejected(tmp_path):
+    np.savez(tmp_path / "d.npz", x_train=np.zeros((0, 5)), y_train=np.zeros(0, int), x_test=np.zeros((2, 5)),
+             y_test=np.zeros(2, int))
+    with pytest.raises(ValueError, match="x_train must be samples x steps"):
+        classify.load_data(dict(classify.CONFIG, data=str(tmp_path / "d.npz")))
+    np.savez(tmp_path / "e.npz", x_train=np.zeros((2, 5)), y_train=np.array([0.5, 1.0]), x_test=np.zeros((2, 5)),
+             y_test=np.zeros(2, int))
+    with pytest.raises(ValueError, match="integer labels"):
+        classify.load_data(dict(classify.CONFIG, data=str(tmp_path / "e.npz")))
+
+
+def test_bad_groups_on_the_command_line(tmp_path):
+    proc = cli("train", "--data", small_data(tmp_path / "data.npz"), "--groups", "4:1.0", cwd=tmp_path)
+    assert proc.returncode != 0 and "--groups must be n:tau_m:tau_r" in proc.stderr
