@@ -33,8 +33,10 @@ WHEEL_CXXFLAGS = "-fopenmp -O3 -DNDEBUG -std=c++20 -fPIC -D_GLIBCXX_USE_CXX11_AB
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MODELS_DIR = REPO_ROOT / "nestml_models"
 TEMPLATES_DIR = MODELS_DIR / "templates"
-#: Each NESTML synapse also gives its backward twin, registered under this suffix.
+#: Each NESTML synapse also gives its backward twin, registered under this suffix,
 BACKWARD_SUFFIX = "_backward"
+#: and the lagged variants of both (explicit microcircuits): the names' suffixes.
+SYNAPSE_VARIANTS = ("", BACKWARD_SUFFIX, "_lagged", "_lagged" + BACKWARD_SUFFIX)
 
 
 class BuildError(RuntimeError):
@@ -54,11 +56,11 @@ def check_versions():
 
 
 def expected_models():
-    """Names of all NEST models made from nestml_models/*.nestml (synapses with their twins)."""
+    """Names of all NEST models made from nestml_models/*.nestml (synapses with their variants)."""
     names = []
     for path in sorted(MODELS_DIR.glob("*.nestml")):
         for name in re.findall(r"^model\s+(\w+)\s*:", path.read_text(), flags=re.MULTILINE):
-            names += [name, name + BACKWARD_SUFFIX] if name.endswith("_synapse") else [name]
+            names += [name + v for v in SYNAPSE_VARIANTS] if name.endswith("_synapse") else [name]
     return names
 
 

@@ -12,6 +12,26 @@ made of time-constant groups, and projections between them with their feedback p
 Everything is checked when it is declared, before NEST is touched. The network compiles to a
 :class:`~pygle_nest.network.NetworkSpec`, so :class:`~pygle_nest.reference.ReferenceNetwork`
 runs the same network without NEST.
+
+Two modes. Compact (default): one gle_neuron per GLE unit, holding its representation and its
+error part. Explicit microcircuit (``Network(microcircuit=True)``): every unit of a hidden or
+output layer is a representation neuron (role "representation"; ``pop.nodes``) and an error
+neuron (role "error"; ``pop.error_nodes``), wired like the paper's microcircuit template:
+
+- representation neurons of one layer drive those of the next (plastic gle_synapse_lagged);
+- error neurons send their error back to the error neurons below (the twins
+  gle_synapse_lagged_backward: exact W^T; or fixed random B);
+- each representation neuron sends its rate to its error neuron, which computes phi' from it,
+  and each error neuron sends its error to its representation neuron, where the synapses and
+  the bias rule use it (weight 1, delay one step each way);
+- targets and the softmax terms go to the output error neurons.
+
+Against the compact mode this adds one step of latency in two places, and nothing else: a
+representation neuron's error (for gamma, the weight and the bias rules) is one step old, and
+so the connections learn from the rate and error of the previous step (the lagged variants
+pair them exactly so, forward and backward alike). With gamma = 0 and learning off, both modes
+give identical trajectories (activations whose phi(0) = 0 also in the first step).
+Learning tau_m is not available in this mode (the error neuron keeps its own tau_m).
 """
 
 from dataclasses import dataclass
@@ -34,11 +54,13 @@ class Group:
 
 
 class Population:
-    """GLE units of one layer. ``nodes`` is its NEST NodeCollection once the network is built."""
+    """GLE units of one layer. ``nodes`` is its NEST NodeCollection once the network is built;
+    in the microcircuit mode those are the representation neurons, and ``error_indices`` /
+    ``error_nodes`` the error neurons (None otherwise)."""
 
-    def __init__(self, name, indices, kind):
-        self.name, self.indices, self.kind = name, indices, kind
-        self.nodes = None
+    def __init__(self, name, indices, kind, error_indices=None):
+        self.name, self.indices, self.kind, self.error_indices = name, indices, kind, error_indices
+        self.nodes = self.error_nodes = None
 
     @property
     def size(self):
@@ -104,12 +126,14 @@ class Network:
     """A layered GLE network; see the module docstring.
 
     resolution: the NEST resolution (ms); gamma: how strongly errors nudge the membranes;
-    seed: initial weights, random connectivity and random feedback weights.
+    seed: initial weights, random connectivity and random feedback weights; microcircuit:
+    representation and error neurons as separate NEST neurons (see the module docstring).
     """
 
-    def __init__(self, resolution=0.1, gamma=0.0, seed=0):
+    def __init__(self, resolution=0.1, gamma=0.0, seed=0, microcircuit=False):
         self.spec = NetworkSpec(resolution=resolution)
         self.gamma = gamma
+        self.microcircuit = bool(microcircuit)
         self.rng = np.random.default_rng(seed)
         self.populations, self.projections = {}, []
         self.inputs, self.targets = {}, {}  # population name -> stream indices
@@ -125,8 +149,22 @@ class Network:
             check_time_constant(f"tau_r of {name!r}", g.tau_r, self.spec.resolution)
         tau_m = np.concatenate([np.full(g.n, g.tau_m) for g in groups])
         tau_r = np.concatenate([np.full(g.n, g.tau_r) for g in groups])
-        indices = self.spec.add_units(len(tau_m), tau_m=tau_m, tau_r=tau_r, **params)
-        self.populations[name] = Population(name, indices, kind)
+        if not self.microcircuit or kind == "input":
+            indices = self.spec.add_units(len(tau_m), tau_m=tau_m, tau_r=tau_r, **params)
+            self.populations[name] = Population(name, indices, kind)
+            return self.populations[name]
+        if params.get("eta_tau", 0.0) != 0.0:
+            raise ValueError(f"population {name!r}: eta_tau must be 0 in the microcircuit mode (learning tau_m "
+                             "needs the error neuron's copy of tau_m to follow)")
+        error_only = ("beta", "prospective_error")
+        shared = {k: params[k] for k in ("activation", "loss") if k in params}
+        indices = self.spec.add_units(len(tau_m), tau_m=tau_m, tau_r=tau_r, role="representation",
+                                      **{k: v for k, v in params.items() if k not in error_only})
+        errors = self.spec.add_units(len(tau_m), tau_m=tau_m, tau_r=tau_r, role="error", **shared,
+                                     **{k: params[k] for k in error_only if k in params})
+        self.spec.connect(indices, errors, 1.0)  # its rate, for phi' (and delta at an output)
+        self.spec.connect(errors, indices, 1.0, synapse="eprop_learning_signal_connection", port="bwd")
+        self.populations[name] = Population(name, indices, kind, errors)
         return self.populations[name]
 
     def input(self, name, size):
@@ -149,10 +187,11 @@ class Network:
         pop = self._population(name, "output", [Group(size, tau_m, tau_m if tau_r is None else tau_r)],
                                activation=activation, loss=loss, beta=beta, gamma=self.gamma, **params)
         self.targets[name] = self.spec.add_streams(np.zeros((size, 1)))
-        self.spec.connect_stream(self.targets[name], pop.indices, 1.0, port="target")
+        errors = pop.indices if pop.error_indices is None else pop.error_indices
+        self.spec.connect_stream(self.targets[name], errors, 1.0, port="target")
         if loss == "cross_entropy":  # the softmax spans the layer (see gle_neuron)
-            pre, post = np.meshgrid(pop.indices, pop.indices, indexing="ij")
-            self.spec.connect(pop.indices, pop.indices, 1.0, port="softmax_self")
+            pre, post = np.meshgrid(pop.indices, errors, indexing="ij")
+            self.spec.connect(pop.indices, errors, 1.0, port="softmax_self")
             self.spec.connect(pre.ravel(), post.ravel(), 1.0, port="softmax_sum")
         return pop
 
@@ -181,15 +220,21 @@ class Network:
             if w.size not in (1, len(i)):
                 raise ValueError(f"weights must be one number or {len(i)} values; got {w.size}")
             w = np.broadcast_to(w, (len(i),)).copy()
-        model = self.spec.add_synapse_model(f"gle_{pre.name}_{post.name}_{len(self.projections)}", **plasticity)
+        model = self.spec.add_synapse_model(f"gle_{pre.name}_{post.name}_{len(self.projections)}",
+                                            lagged=self.microcircuit, **plasticity)
         forward = self.spec.connect(pre.indices[i], post.indices[j], w, delay=steps[0], synapse=model)
         backward = np.zeros(0, int)
-        if feedback != "none":
+        # errors go from the error neurons above to those below; in the microcircuit mode an
+        # input layer has none (it needs no errors)
+        above = post.indices if post.error_indices is None else post.error_indices
+        below = pre.indices if not self.microcircuit else pre.error_indices
+        if feedback != "none" and below is not None:
             b, synapse = w, model + "_backward"
             if feedback == "random":  # fixed B: a frozen copy of the NESTML twin
                 b = self.rng.normal(0.0, 1.0 / np.sqrt(post.size), len(i))
-                synapse = self.spec.add_synapse_model(model + "_fixed", learning=False) + "_backward"
-            backward = self.spec.connect(post.indices[j], pre.indices[i], b, delay=steps[1], synapse=synapse, port="bwd")
+                synapse = self.spec.add_synapse_model(model + "_fixed", lagged=self.microcircuit,
+                                                      learning=False) + "_backward"
+            backward = self.spec.connect(above[j], below[i], b, delay=steps[1], synapse=synapse, port="bwd")
         self.projections.append(Projection(pre, post, model, forward, backward, feedback))
         return self.projections[-1]
 
@@ -211,4 +256,6 @@ class Network:
         self.nest = nest_backend.create(self.spec)
         for pop in self.populations.values():
             pop.nodes = self.nest.units[pop.indices[0]:pop.indices[-1] + 1]
+            if pop.error_indices is not None:
+                pop.error_nodes = self.nest.units[pop.error_indices[0]:pop.error_indices[-1] + 1]
         return self.nest

@@ -50,9 +50,9 @@ class NestNetwork:
         for k in np.unique(c["model"][which]):
             positions = np.flatnonzero(c["model"][which] == k)
             sel = which[positions]
-            conns = nest.GetConnections(source=self.units, target=self.units,
-                                        synapse_model=self.spec.model_list()[k].name)
-            keys = ["source", "target", "receptor"] + (list(SYNAPSE_STATES) if with_states else ["weight"])
+            model = self.spec.model_list()[k]
+            conns = nest.GetConnections(source=self.units, target=self.units, synapse_model=model.name)
+            keys = ["source", "target", "receptor"] + (self.states_of(model) if with_states else ["weight"])
             status = gather_dict({key: np.asarray(conns.get(key)).reshape(-1) for key in keys})
             have = (status["receptor"] * n + np.searchsorted(ids, status["source"])) * n \
                 + np.searchsorted(ids, status["target"])
@@ -65,22 +65,30 @@ class NestNetwork:
                 raise RuntimeError("some connections of the spec are not in NEST")
             yield positions, conns, status, order[pos]
 
+    @staticmethod
+    def states_of(model):
+        """The SYNAPSE_STATES a plastic model has in NEST (held: the lagged ones only)."""
+        return [k for k in SYNAPSE_STATES if k != "held" or model.lagged]
+
     def synapse_states(self, which):
-        """{weight, m, s} of the spec's plastic connections `which` (indices), in that order,
-        gathered from all MPI ranks."""
-        out = {k: np.empty(len(which)) for k in SYNAPSE_STATES}
+        """SYNAPSE_STATES of the spec's plastic connections `which` (indices), in that order,
+        gathered from all MPI ranks (held: 0 for connections that are not lagged)."""
+        out = {k: np.zeros(len(which)) for k in SYNAPSE_STATES}
         for positions, _, status, index in self._per_model(which, with_states=True):
-            for k in SYNAPSE_STATES:
+            for k in status.keys() & set(SYNAPSE_STATES):
                 out[k][positions] = status[k][index].astype(float)
         return out
 
     def set_synapse_states(self, which, **states):
-        """Set weight (and m, s for plastic connections) of the spec's connections `which`."""
-        for positions, conns, status, index in self._per_model(which, with_states="m" in states or "s" in states):
+        """Set weight (and the other SYNAPSE_STATES of plastic connections) of the spec's
+        connections `which`; held is set where a connection has it."""
+        for positions, conns, status, index in self._per_model(which, with_states=set(states) != {"weight"}):
             # this rank's connections are its slice of the gathered ones
             first = int(sum(gather([len(conns)])[: rank()]))
             update = {}
             for key, values in states.items():
+                if key not in status:
+                    continue
                 current = status[key].astype(float)
                 current[index] = np.broadcast_to(np.asarray(values, dtype=float), (len(which),))[positions]
                 update[key] = current[first:first + len(conns)].tolist()

@@ -10,11 +10,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .build import BACKWARD_SUFFIX
-from .parameters import (DEFAULTS, PLASTIC_SYNAPSES, RECEPTORS, SYNAPSE_CHANNELS, SYNAPSE_DEFAULTS, code,
+from .parameters import (DEFAULTS, LAGGED_SYNAPSES, PLASTIC_SYNAPSES, RECEPTORS, SYNAPSE_CHANNELS, SYNAPSE_DEFAULTS, code,
                          synapse_params, unit_params)
 
 UNIT_FIELDS = tuple(DEFAULTS)
-FIELD_TYPES = {"activation": int, "loss": int, "optimizer": int, "prospective_error": bool}
+FIELD_TYPES = {"activation": int, "loss": int, "optimizer": int, "prospective_error": bool, "role": int}
 CONNECTION_FIELDS = ("pre", "post", "weight", "delay", "port", "model")
 
 
@@ -38,6 +38,10 @@ class SynapseModel:
     @property
     def plastic(self):
         return self.base in PLASTIC_SYNAPSES
+
+    @property
+    def lagged(self):
+        return self.base in LAGGED_SYNAPSES
 
 
 def _builtin_models():
@@ -92,11 +96,12 @@ class NetworkSpec:
             self.units[k] = np.concatenate([self.units[k], _column(values[k], n, FIELD_TYPES.get(k, float))])
         return np.arange(first, first + n)
 
-    def add_synapse_model(self, name, **params):
-        """A plastic model `name` (from gle_synapse) and its twin `name`_backward, with their
-        common properties (optimizer, eta, ...)."""
+    def add_synapse_model(self, name, lagged=False, **params):
+        """A plastic model `name` (from gle_synapse, or gle_synapse_lagged for microcircuits) and
+        its twin `name`_backward, with their common properties (optimizer, eta, ...)."""
         values = synapse_params(**{**SYNAPSE_DEFAULTS, **params})
-        for model_name, base in ((name, "gle_synapse"), (name + BACKWARD_SUFFIX, "gle_synapse_backward")):
+        base = "gle_synapse_lagged" if lagged else "gle_synapse"
+        for model_name, base in ((name, base), (name + BACKWARD_SUFFIX, base + BACKWARD_SUFFIX)):
             if model_name in self.synapse_models:
                 raise ValueError(f"a synapse model {model_name!r} exists already")
             self.synapse_models[model_name] = SynapseModel(model_name, base, dict(values))

@@ -14,11 +14,17 @@ ACTIVATIONS = {"linear": 0, "tanh": 1, "sigmoid": 2, "softplus": 3, "relu": 4, "
 LOSSES = {"squared_error": 0, "cross_entropy": 1}
 #: Receptor types (continuous input ports) of gle_neuron.
 RECEPTORS = {"fwd": 0, "bwd": 1, "target": 2, "softmax_self": 3, "softmax_sum": 4}
+#: Roles of a gle_neuron (codes of its ``role`` parameter): a whole GLE unit, or, in an explicit
+#: microcircuit, the representation neuron or the error neuron of a unit.
+ROLES = {"unit": 0, "representation": 1, "error": 2}
 #: Connection models between GLE units and the channel each carries (0 rate, 1 error):
-#: NEST's static ones and the plastic gle_synapse with its backward twin.
+#: NEST's static ones and the plastic gle_synapse with its backward twin, and their lagged
+#: variants for microcircuits (they pair the values of the previous step).
 SYNAPSE_CHANNELS = {"rate_connection_delayed": 0, "eprop_learning_signal_connection": 1,
-                    "gle_synapse": 0, "gle_synapse_backward": 1}
-PLASTIC_SYNAPSES = ("gle_synapse", "gle_synapse_backward")
+                    "gle_synapse": 0, "gle_synapse_backward": 1,
+                    "gle_synapse_lagged": 0, "gle_synapse_lagged_backward": 1}
+PLASTIC_SYNAPSES = ("gle_synapse", "gle_synapse_backward", "gle_synapse_lagged", "gle_synapse_lagged_backward")
+LAGGED_SYNAPSES = ("gle_synapse_lagged", "gle_synapse_lagged_backward")
 
 #: Optimizers (of gle_synapse, and of gle_neuron's bias and tau_m) and their codes.
 OPTIMIZERS = {"plain": 0, "momentum": 1, "adam": 2}
@@ -27,7 +33,7 @@ OPTIMIZER_DEFAULTS = {"optimizer": "plain", "mu": 0.9, "beta1": 0.9, "beta2": 0.
 #: Defaults of gle_neuron (times in ms).
 DEFAULTS = {"tau_m": 10.0, "tau_r": 10.0, "bias": 0.0, "gamma": 0.0, "beta": 0.0,
             "activation": "linear", "loss": "squared_error", "eta_bias": 0.0, "eta_tau": 0.0,
-            "tau_m_min": 0.0, "prospective_error": True, **OPTIMIZER_DEFAULTS}
+            "tau_m_min": 0.0, "prospective_error": True, "role": "unit", **OPTIMIZER_DEFAULTS}
 #: Defaults of gle_synapse's common properties.
 SYNAPSE_DEFAULTS = {"learning": True, "eta": 0.001, **OPTIMIZER_DEFAULTS}
 
@@ -50,7 +56,7 @@ def _checked(params, defaults, what):
             value = np.asarray(out[name], dtype=float)
             if not (np.all(np.isfinite(value)) and np.all(ok(value))):
                 raise ValueError(f"{name} must be {allowed}; got {out[name]}")
-    for name, table in (("activation", ACTIVATIONS), ("loss", LOSSES), ("optimizer", OPTIMIZERS)):
+    for name, table in (("activation", ACTIVATIONS), ("loss", LOSSES), ("optimizer", OPTIMIZERS), ("role", ROLES)):
         if name in out:
             out[name] = np.vectorize(lambda a: code(table, a, name), otypes=[int])(out[name])
             out[name] = out[name].item() if out[name].ndim == 0 else out[name]

@@ -18,6 +18,13 @@ without NEST. Per step n (h = resolution; see README, "The discrete scheme"):
     then every connection sends tx_c(n), and every plastic one (learning on) updates with
     g = h err_i(n) rate_out_j(n) (i the unit the rate goes to, j the unit it comes from):
         w += eta step(g), with the model's optimizer (optimizer_step, Adam's k = n + 1)
+    a lagged connection pairs the value it carried in step n - 1 instead of n (held).
+
+Roles (explicit microcircuit): a representation neuron (role 1) has err = x_bwd (its error
+neuron's error, one step old) and no error dynamics; an error neuron (role 2) has no
+representation part (u, u_breve, r stay), takes its unit's rate q = x_fwd (ln x_fwd for loss 1)
+in place of phi(u_breve): delta = x_target - q (loss 0), inst_e = phi'_of_rate(q) (...), and
+sends rate_out = x_fwd.
 """
 
 import numpy as np
@@ -28,7 +35,9 @@ from .parameters import ACTIVATIONS, RECEPTORS
 
 RECORDABLES = ("u", "u_breve", "r", "phi_prime", "v", "err", "I_fwd", "I_bwd", "y", "bias", "tau_m",
                "m_bias", "s_bias", "m_tau", "s_tau", "r_sum")
-SYNAPSE_STATES = ("weight", "m", "s")
+#: Per plastic connection: weight, optimizer moments, and the value carried in the previous step
+#: (the lagged variants only; 0 for the others).
+SYNAPSE_STATES = ("weight", "m", "s", "held")
 
 
 def optimizer_step(optimizer, m, s, g, k, mu, beta1, beta2, epsilon):
@@ -55,6 +64,21 @@ def phi(x, activation):
         4: lambda: np.maximum(x, 0.0),
         5: lambda: np.minimum(np.maximum(x / 6.0 + 0.5, 0.0), 1.0),
     }[activation]()
+
+
+def phi_derivative_of_rate(r, activation):
+    """phi'(x) from the rate r = phi(x), as an error neuron of a microcircuit computes it."""
+    if activation == 1:
+        return 1.0 - r * r
+    if activation == 2:
+        return r * (1.0 - r)
+    if activation == 3:
+        return 1.0 - np.exp(-r)
+    if activation == 4:
+        return np.where(r > 0.0, 1.0, 0.0)
+    if activation == 5:
+        return np.where((r > 0.0) & (r < 1.0), 1.0 / 6.0, 0.0)
+    return np.ones_like(r)
 
 
 def phi_derivative(x, activation):
@@ -89,6 +113,8 @@ class ReferenceNetwork:
                                                                    "tau_m_min", "mu", "beta1", "beta2", "epsilon")}
         self.params["optimizer"] = units["optimizer"].copy()
         self.cross_entropy = units["loss"] == 1
+        self.representation = units["role"] == 1
+        self.error_neuron = units["role"] == 2
         self.prospective = units["prospective_error"].astype(bool)
         self.groups = [(a, np.flatnonzero(units["activation"] == a)) for a in sorted(ACTIVATIONS.values())
                        if np.any(units["activation"] == a)]
@@ -162,9 +188,9 @@ class ReferenceNetwork:
                 x[port] += mat @ self._stream_values(step - d)
         return x
 
-    def activation(self, x, derivative=False):
-        """phi (or phi') of every unit applied to x (last axis: units)."""
-        f = phi_derivative if derivative else phi
+    def activation(self, x, derivative=False, of_rate=False):
+        """phi (or phi', or phi' from the rate) of every unit applied to x (last axis: units)."""
+        f = phi_derivative_of_rate if of_rate else phi_derivative if derivative else phi
         out = np.empty_like(x)
         for a, idx in self.groups:
             out[..., idx] = f(x[..., idx], a)
@@ -175,25 +201,31 @@ class ReferenceNetwork:
         connection send and learn."""
         s, p, h = self.state, self.params, self.h
         fwd, bwd, target, soft_self, soft_sum = x
+        errs = self.error_neuron
+        with np.errstate(divide="ignore"):
+            unit_rate = np.where(self.cross_entropy & (fwd > 0.0), np.log(np.where(fwd > 0.0, fwd, 1.0)), fwd)
         delta = np.zeros_like(fwd)
         nudged = p["beta"] != 0.0
         squared = nudged & ~self.cross_entropy
-        delta[squared] = target[squared] - self.activation(s["u_breve"])[squared]
+        delta[squared] = target[squared] - np.where(errs, unit_rate, self.activation(s["u_breve"]))[squared]
         soft = nudged & self.cross_entropy & (soft_sum > 0.0)
         delta[soft] = target[soft] - soft_self[soft] / soft_sum[soft]
-        inst_e = self.activation(s["u_breve"], derivative=True) * (bwd + p["beta"] * delta)
+        slope = np.where(errs, self.activation(unit_rate, of_rate=True), self.activation(s["u_breve"], derivative=True))
+        inst_e = slope * (bwd + p["beta"] * delta)
         dv = (inst_e - s["v"]) / p["tau_r"]
-        s["err"] = np.where(self.prospective, s["v"] + s["tau_m"] * dv, inst_e)
-        s["v"] = np.where(self.prospective, s["v"] + h * dv, inst_e)
-        du = (fwd + s["bias"] + p["gamma"] * s["err"] - s["u"]) / s["tau_m"]
-        s["u_breve"] = s["u"] + p["tau_r"] * du
-        s["u"] = s["u"] + h * du
-        s["r"] = self.activation(s["u_breve"])
-        s["phi_prime"] = self.activation(s["u_breve"], derivative=True)
-        s["r_sum"] = s["r_sum"] + s["r"]
+        s["err"] = np.where(self.representation, bwd, np.where(self.prospective, s["v"] + s["tau_m"] * dv, inst_e))
+        s["v"] = np.where(self.representation, s["v"], np.where(self.prospective, s["v"] + h * dv, inst_e))
+        du = np.where(errs, 0.0, (fwd + s["bias"] + p["gamma"] * s["err"] - s["u"]) / s["tau_m"])
+        u_breve = s["u"] + p["tau_r"] * du
+        r = self.activation(u_breve)
+        s["u_breve"] = np.where(errs, s["u_breve"], u_breve)
+        s["u"] = np.where(errs, s["u"], s["u"] + h * du)
+        s["phi_prime"] = np.where(errs, s["phi_prime"], self.activation(u_breve, derivative=True))
+        s["r"] = np.where(errs, s["r"], r)
+        s["r_sum"] = np.where(errs, s["r_sum"], s["r_sum"] + r)
         self._learn_unit_parameters(du)
         s["I_fwd"], s["I_bwd"], s["y"] = fwd, bwd, target
-        self.sent[0] = np.where(self.cross_entropy, np.exp(s["r"]), s["r"])
+        self.sent[0] = np.where(errs, fwd, np.where(self.cross_entropy, np.exp(s["r"]), s["r"]))
         self.sent[1] = s["err"]
         self.history[self.step_count % self.depth] = self.sent
         self._connections_send_and_learn()
@@ -220,9 +252,13 @@ class ReferenceNetwork:
         k = self.step_count + 1  # Adam's step number
         for model, idx, rate_unit, error_unit in self.plastic:
             q = model.params
+            rate, error = self.sent[0, rate_unit], self.sent[1, error_unit]
+            if model.lagged:  # the carried side pairs the value of the previous step
+                rate, error = (syn["held"][idx], error) if model.channel == 0 else (rate, syn["held"][idx])
+                syn["held"][idx] = self.sent[model.channel, c["pre"][idx]]
             if not q["learning"]:
                 continue
-            g = self.h * self.sent[1, error_unit] * self.sent[0, rate_unit]
+            g = self.h * error * rate
             m, s, step = optimizer_step(q["optimizer"], syn["m"][idx], syn["s"][idx], g, k,
                                         q["mu"], q["beta1"], q["beta2"], q["epsilon"])
             if q["optimizer"] != 0:  # gle_synapse keeps its moments only where it uses them
