@@ -67,9 +67,11 @@ def lagline(n_steps, seed=0, dt=0.01, lr=3e-4, lr_tau=None, prospective_error=Tr
     return LagLine(spec, teacher, student, forward)
 
 
-def run_lagline(task: LagLine, n_steps, n_points=200):
+def run_lagline(task: LagLine, n_steps, n_points=200, lr_schedule=None):
     """Simulate in NEST; return times and, at n_points times, the student's weights and
-    membrane time constants and the mean squared output error of the interval before."""
+    membrane time constants and the mean squared output error of the interval before.
+    lr_schedule(t) -> the Adam rate of weights and tau_m from time t (ms) on, applied at the
+    n_points times."""
     import nest
 
     from . import nest_backend
@@ -83,6 +85,11 @@ def run_lagline(task: LagLine, n_steps, n_points=200):
     out = {"t": [], "w": [], "tau_m": [], "loss": []}
     done = 0
     while done < n_steps:
+        if lr_schedule is not None:
+            lr = float(lr_schedule(done * task.spec.resolution))
+            for model in ("lagline", "lagline_backward"):
+                nest.SetDefaults(model, {"eta": lr})
+            net.units[[int(k) for k in task.student]].set({"eta_tau": lr})
         steps = min(chunk, n_steps - done)
         nest.Simulate(steps * task.spec.resolution)
         done += steps
