@@ -178,7 +178,7 @@ class Trainer:
                 at["errors"].append(errors[-1])
                 if bar is not None:
                     bar(at["sums"], at["errors"])
-                if checkpoint is not None and checkpoint_every and k % checkpoint_every == 0 and done + k < len(order):
+                if checkpoint is not None and checkpoint_every and (done + k) % checkpoint_every == 0 and done + k < len(order):
                     save()
 
             self.run([inputs[k] for k in order[done:]], np.eye(n_out)[labels[order[done:]]], after_sample=after_sample)

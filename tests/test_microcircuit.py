@@ -113,3 +113,26 @@ def test_microcircuit_rejects_tau_learning():
     net = Network(microcircuit=True)
     with pytest.raises(ValueError, match="eta_tau must be 0 in the microcircuit mode"):
         net.layer("h", [Group(2, 1.0, 1.0)], eta_tau=1e-3)
+
+
+def test_a_resumed_microcircuit_continues_identically(tmp_path):
+    """Checkpoints hold the lagged connections' held values too."""
+    from pygle_nest import checkpoint
+
+    def build():
+        nest.ResetKernel()
+        nest.verbosity = nest.VerbosityLevel.ERROR
+        return network(True, gamma=0.3).build()
+
+    net = build()
+    nest.Simulate(30.3)
+    checkpoint.save(net, tmp_path / "mc.npz")
+    nest.Simulate(40.0)
+    uninterrupted = checkpoint.state(net)
+    net = build()
+    checkpoint.load(net, tmp_path / "mc.npz")
+    nest.Simulate(40.0)
+    resumed = checkpoint.state(net)
+    for key in uninterrupted:
+        np.testing.assert_array_equal(resumed[key], uninterrupted[key], err_msg=key)
+    assert np.ptp(uninterrupted["syn_held"]) > 0
