@@ -42,8 +42,17 @@ def main(argv=None):
     t.add_argument("--resume", action="store_true", help="continue from OUT.ckpt.npz (its own settings)")
     e = sub.add_parser("evaluate", help="test accuracy of a training checkpoint, in a fresh kernel")
     e.add_argument("checkpoint", help="a checkpoint written by train (OUT.ckpt.npz)")
+    for p in (t, e):
+        p.add_argument("--threads", type=int, default=1, help="NEST threads per process (default 1)")
     args = parser.parse_args(argv)
+    try:
+        _run(args)
+    except (ValueError, FileNotFoundError) as err:  # bad input: the message, not a traceback
+        parser.exit(2, f"{parser.prog} {args.command}: error: {err}\n")
+    return 0
 
+
+def _run(args):
     if args.command == "build":
         print(build_module.build(MODULE_ROOT, force=args.force))
     elif args.command == "info":
@@ -56,10 +65,9 @@ def main(argv=None):
     elif args.command == "evaluate":
         from .classify import evaluate
         from .parallel import is_root
-        accuracy, cost = evaluate(args.checkpoint)
+        accuracy, cost = evaluate(args.checkpoint, _threads(args.threads))
         if is_root():
             print(json.dumps({"test_accuracy": accuracy, "test_loss": cost}))
-    return 0
 
 
 def _add_config_arguments(parser):
@@ -98,7 +106,13 @@ def _train(args):
     if args.epochs < 1:
         raise SystemExit(f"--epochs must be >= 1; got {args.epochs}")
     train(config, args.epochs, hours=args.hours, out=out, checkpoint=checkpoint,
-          checkpoint_every=args.checkpoint_every, resume=args.resume)
+          checkpoint_every=args.checkpoint_every, resume=args.resume, threads=_threads(args.threads))
+
+
+def _threads(n):
+    if n < 1:
+        raise SystemExit(f"--threads must be >= 1; got {n}")
+    return n
 
 
 def _info():

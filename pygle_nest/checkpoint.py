@@ -27,6 +27,9 @@ from .parallel import is_root
 from .parameters import RECEPTORS
 from .reference import RECORDABLES, SYNAPSE_STATES, ReferenceNetwork
 
+#: The layout of the files written here; a file of another layout is refused with a message.
+FORMAT = 2
+
 #: gle_neuron states saved (all but the per-step inputs, which are recomputed every step).
 UNIT_STATES = tuple(k for k in RECORDABLES if k not in ("I_fwd", "I_bwd", "y"))
 
@@ -71,7 +74,7 @@ def save(net, path, position=None):
     if is_root():
         path = Path(path)
         partial = path.with_name(path.name + ".partial.npz")
-        meta = json.dumps({"signature": _signature(nest_net.spec), "position": position})
+        meta = json.dumps({"format": FORMAT, "signature": _signature(nest_net.spec), "position": position})
         np.savez(partial, meta=meta, **saved)
         os.replace(partial, path)
 
@@ -94,6 +97,9 @@ def load(net, path):
                          f"(the kernel is at {nest.biological_time} ms; call nest.ResetKernel() and build again)")
     with np.load(path) as data:
         meta = json.loads(str(data["meta"]))
+        if meta.get("format") != FORMAT:
+            raise ValueError(f"the checkpoint {path} has the layout {meta.get('format', 1)}; this version of "
+                             f"pygle-nest reads layout {FORMAT} (write it again with this version)")
         if meta["signature"] != _signature(spec):
             raise ValueError(f"the checkpoint {path} is of another network: {meta['signature']} "
                              f"!= {_signature(spec)}")

@@ -77,12 +77,13 @@ def load_data(config):
     return tuple(out)
 
 
-def network(config, n_inputs, n_classes):
-    """Build the config's network in a fresh kernel."""
+def network(config, n_inputs, n_classes, threads=1):
+    """Build the config's network in a fresh kernel with `threads` threads per process."""
     import nest
 
     nest.ResetKernel()
     nest.verbosity = nest.VerbosityLevel.ERROR
+    nest.local_num_threads = threads
     lr, opt = config["lr"], config["optimizer"]
     if not isinstance(config["layers"], int) or config["layers"] < 1:
         raise ValueError(f"layers must be an integer >= 1; got {config['layers']!r}")
@@ -100,7 +101,8 @@ def network(config, n_inputs, n_classes):
     return net
 
 
-def train(config, epochs, hours=None, out="results/train", checkpoint=None, checkpoint_every=500, resume=False):
+def train(config, epochs, hours=None, out="results/train", checkpoint=None, checkpoint_every=500, resume=False,
+          threads=1):
     """Train online for `epochs` (or until the epoch that passes `hours` of training), test after
     every epoch (plasticity off); writes out.png (learning curve) and out.json after every epoch
     and a checkpoint (default: out.ckpt.npz). Returns the learning curve."""
@@ -112,7 +114,7 @@ def train(config, epochs, hours=None, out="results/train", checkpoint=None, chec
     out = Path(out)
     checkpoint = Path(checkpoint) if checkpoint else out.with_name(out.name + ".ckpt.npz")
     extra = {"config": config, "curve": []}
-    trainer = Trainer(network(config, x.shape[2], n_classes))
+    trainer = Trainer(network(config, x.shape[2], n_classes, threads))
     last = [time.time()]
 
     def after_epoch(history):
@@ -147,13 +149,13 @@ def write_results(extra, out):
     write_json({"config": extra["config"], "curve": curve}, Path(out).with_suffix(".json"))
 
 
-def evaluate(checkpoint):
+def evaluate(checkpoint, threads=1):
     """Test accuracy and mean cost of a training checkpoint, in a fresh kernel."""
     from . import checkpoint as checkpoints
     from .training import Trainer
 
     config = checkpoints.position(checkpoint)["extra"]["config"]
     x, y, x_test, y_test = load_data(config)
-    net = network(config, x.shape[2], int(max(y.max(), y_test.max())) + 1)
+    net = network(config, x.shape[2], int(max(y.max(), y_test.max())) + 1, threads)
     checkpoints.load(net, checkpoint)
     return Trainer(net).evaluate(x_test, y_test)

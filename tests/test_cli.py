@@ -73,3 +73,8 @@ def test_bad_data_is_rejected(tmp_path):
 def test_bad_groups_on_the_command_line(tmp_path):
     proc = cli("train", "--data", small_data(tmp_path / "data.npz"), "--groups", "4:1.0", cwd=tmp_path)
     assert proc.returncode != 0 and "--groups must be n:tau_m:tau_r" in proc.stderr
+
+
+def test_bad_input_gives_a_message_not_a_traceback(tmp_path):
+    proc = cli("train", "--data", tmp_path / "missing.npz", cwd=tmp_path)
+    assert proc.returncode == 2 and "train: error: data: no file" in proc.stderr and "Traceback" not in proc.stderr
