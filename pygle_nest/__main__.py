@@ -36,7 +36,8 @@ def main(argv=None):
                                    "the checkpoint OUT.ckpt.npz.")
     _add_config_arguments(t)
     t.add_argument("--epochs", type=int, default=1, help="epochs in all, counting resumed ones (default 1)")
-    t.add_argument("--hours", type=float, help="stop after the epoch that passes this much time")
+    t.add_argument("--hours", type=float,
+                   help="stop before an epoch that would end past this much time (judged by the last epoch)")
     t.add_argument("--out", default="results/train", help="prefix of the files written (default results/train)")
     t.add_argument("--checkpoint-every", type=int, default=500, help="samples between checkpoints (default 500)")
     t.add_argument("--resume", action="store_true", help="continue from OUT.ckpt.npz (its own settings)")

@@ -103,7 +103,7 @@ def network(config, n_inputs, n_classes, threads=1):
 
 def train(config, epochs, hours=None, out="results/train", checkpoint=None, checkpoint_every=500, resume=False,
           threads=1):
-    """Train online for `epochs` (or until the epoch that passes `hours` of training), test after
+    """Train online for `epochs` (or as many as end within `hours`, judged by the last one), test after
     every epoch (plasticity off); writes out.png (learning curve) and out.json after every epoch
     and a checkpoint (default: out.ckpt.npz). Returns the learning curve."""
     from .parallel import is_root
@@ -120,7 +120,8 @@ def train(config, epochs, hours=None, out="results/train", checkpoint=None, chec
     def after_epoch(history):
         accuracy, cost = trainer.evaluate(x_test, y_test)
         now = time.time()
-        spent = (extra["curve"][-1]["hours"] if extra["curve"] else 0.0) + (now - last[0]) / 3600
+        epoch_hours = (now - last[0]) / 3600
+        spent = (extra["curve"][-1]["hours"] if extra["curve"] else 0.0) + epoch_hours
         last[0] = now
         extra["curve"].append({"epoch": len(history), "hours": spent, "train_accuracy": history[-1][0],
                                "train_loss": history[-1][1], "test_accuracy": accuracy, "test_loss": cost})
@@ -129,7 +130,7 @@ def train(config, epochs, hours=None, out="results/train", checkpoint=None, chec
             print(f"epoch {c['epoch']}: train {c['train_accuracy']:.3f} (loss {c['train_loss']:.3f}), "
                   f"test {accuracy:.3f} (loss {cost:.3f}), {c['hours']:.2f} h", flush=True)
             write_results(extra, out)
-        return hours is not None and spent >= hours
+        return hours is not None and spent + epoch_hours > hours  # the next epoch would end too late
 
     trainer.train(x, y, epochs=epochs, rng=np.random.default_rng(config["seed"]), checkpoint=checkpoint,
                   checkpoint_every=checkpoint_every, resume=resume, after_epoch=after_epoch, extra=extra)
