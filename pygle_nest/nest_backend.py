@@ -96,7 +96,7 @@ class NestNetwork:
 
     def unit_states(self, keys):
         """{key: array over all units} of gle_neuron states, gathered from all MPI ranks."""
-        return self._gathered_units(keys, lambda values: np.asarray(values, dtype=float))
+        return gathered_status(self.units, keys)
 
     def unit_arrays(self, keys):
         """{key: array (units x length)} of list-valued gle_neuron status entries (equal lengths),
@@ -104,17 +104,7 @@ class NestNetwork:
         def rows(values):
             length = int(max(gather([len(v) for v in values] or [0])))
             return np.array([np.asarray(v, dtype=float) for v in values]).reshape(len(values), length)
-        return self._gathered_units(keys, rows)
-
-    def _gathered_units(self, keys, stack):
-        """{key: stack(this rank's values)} gathered across ranks and ordered by unit."""
-        status = self.units.get(["global_id"] + list(keys))
-        if self.spec.n_units == 1:  # NEST returns the values of a single node unwrapped
-            status = {k: [v] for k, v in status.items()}
-        local = [i for i, v in enumerate(status[keys[0]]) if v is not None]  # under MPI: None elsewhere
-        ids = np.asarray(self.units.tolist())
-        order = np.argsort(np.searchsorted(ids, gather([int(status["global_id"][i]) for i in local])))
-        return {key: gather(stack([status[key][i] for i in local]))[order] for key in keys}
+        return gathered_status(self.units, keys, rows)
 
     def set_unit_states(self, states):
         """Set gle_neuron states, {key: one value (or list) per unit}; each rank sets its own nodes."""
@@ -139,6 +129,18 @@ class NestNetwork:
         import nest
 
         return self.step_offset + int(round(nest.biological_time / self.spec.resolution))
+
+
+def gathered_status(nodes, keys, stack=lambda values: np.asarray(values, dtype=float)):
+    """{key: stack(values)} of the nodes' status entries, from all MPI ranks (each holds only its
+    own nodes' values), in the order of the NodeCollection."""
+    status = nodes.get(["global_id"] + list(keys))
+    if len(nodes) == 1:  # NEST returns the values of a single node unwrapped
+        status = {k: [v] for k, v in status.items()}
+    local = [i for i, v in enumerate(status[keys[0]]) if v is not None]  # under MPI: None elsewhere
+    ids = np.asarray(nodes.tolist())
+    order = np.argsort(np.searchsorted(ids, gather([int(status["global_id"][i]) for i in local])))
+    return {key: gather(stack([status[key][i] for i in local]))[order] for key in keys}
 
 
 def stream_amplitudes(values, resolution, first_step=0):

@@ -13,8 +13,8 @@ import sys
 import numpy as np
 
 from . import checkpoint as checkpoints
-from .nest_backend import stream_amplitudes
-from .parallel import gather, is_root
+from .nest_backend import gathered_status, stream_amplitudes
+from .parallel import is_root
 
 PLASTIC_UNIT_RATES = ("eta_bias", "eta_tau")
 
@@ -66,7 +66,7 @@ class Trainer:
         self.output.nodes.set({"r_sum": 0.0})
         nest.Run(n * self.h)
         self.step += n
-        return gather(np.asarray(self.output.nodes.get("r_sum"), dtype=float).reshape(-1))
+        return gathered_status(self.output.nodes, ["r_sum"])["r_sum"]
 
     def loss(self, mean_output, target):
         """The sample's cost of its mean output: cross-entropy of the softmax, or squared error."""
@@ -83,11 +83,12 @@ class Trainer:
 
         for model in self.models:
             nest.SetDefaults(model, {"learning": bool(on)})
+        units = self.net.nest
         if not on:
-            self._unit_rates = {k: self.net.nest.units.get(k) for k in PLASTIC_UNIT_RATES}
-            self.net.nest.units.set({k: 0.0 for k in PLASTIC_UNIT_RATES})
+            self._unit_rates = units.unit_states(PLASTIC_UNIT_RATES)
+            units.units.set({k: 0.0 for k in PLASTIC_UNIT_RATES})
         elif getattr(self, "_unit_rates", None):
-            self.net.nest.units.set([dict(zip(PLASTIC_UNIT_RATES, v)) for v in zip(*self._unit_rates.values())])
+            units.set_unit_states(self._unit_rates)
             self._unit_rates = None
 
     def set_learning_rate(self, eta):

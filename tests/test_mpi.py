@@ -4,6 +4,7 @@ identical results for the same number of virtual processes).
 
 Needs .venv-mpi (bash run.sh mpi-setup; bash run.sh test does it and requires these tests)."""
 
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -73,3 +74,35 @@ def test_checkpoint_saved_at_two_ranks_continues_identically_at_one(tmp_path):
             np.testing.assert_allclose(resumed[key], continued[key], rtol=0, atol=1e-12, err_msg=key)
     assert np.ptp(continued["syn_weight"]) > 0 and np.ptp(continued["unit_tau_m"]) > 0
     assert np.abs(continued["pending_inputs"]).max() > 0
+
+
+def test_command_line_training_at_two_ranks_equals_two_threads_and_resumes_at_one(tmp_path):
+    """python -m pygle_nest train under mpirun: 2 ranks x 1 thread gives the learning curve and
+    checkpoint of 1 rank x 2 threads; a run of 1 epoch at 2 ranks resumed for the second at
+    1 rank x 2 threads ends where the 2-epoch runs end."""
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 18)
+    x = y[:, None] - 1.0 + 0.2 * np.sin(np.arange(20) * 0.5 + rng.uniform(0, 6, (18, 1)))
+    data = tmp_path / "data.npz"
+    np.savez(data, x_train=x[:12], y_train=y[:12], x_test=x[12:], y_test=y[12:])
+    small = ["--data", data, "--layers", "2", "--groups", "4:1.0:0.5,3:0.5:0.5", "--resolution", "0.1",
+             "--lr", "1e-3", "--train", "12", "--test", "6", "--checkpoint-every", "5"]
+
+    def train(ranks, threads, out, *extra):
+        proc = launch(ranks, "-m", "pygle_nest", "train", *small, "--threads", threads, "--out", tmp_path / out, *extra)
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+        with np.load(tmp_path / f"{out}.ckpt.npz") as f:
+            return {k: f[k] for k in f.files if k != "meta"}
+
+    ranks = train(2, 1, "ranks", "--epochs", "2")
+    threads = train(1, 2, "threads", "--epochs", "2")
+    train(2, 1, "resumed", "--epochs", "1")
+    resumed = train(1, 2, "resumed", "--epochs", "2", "--resume")
+    curves = [json.loads((tmp_path / f"{name}.json").read_text())["curve"] for name in ("ranks", "threads", "resumed")]
+    for curve in curves[1:]:
+        assert [(c["train_accuracy"], c["test_accuracy"]) for c in curve] == \
+            [(c["train_accuracy"], c["test_accuracy"]) for c in curves[0]]
+    for other in (threads, resumed):
+        for key in ranks:
+            np.testing.assert_allclose(other[key], ranks[key], rtol=0, atol=1e-12, err_msg=key)
+    assert np.ptp(ranks["syn_weight"]) > 0
