@@ -202,15 +202,20 @@ class ReferenceNetwork:
         s, p, h = self.state, self.params, self.h
         fwd, bwd, target, soft_self, soft_sum = x
         errs = self.error_neuron
-        with np.errstate(divide="ignore"):
-            unit_rate = np.where(self.cross_entropy & (fwd > 0.0), np.log(np.where(fwd > 0.0, fwd, 1.0)), fwd)
+        rate_before = self.activation(s["u_breve"])  # of the previous step
+        slope = self.activation(s["u_breve"], derivative=True)
+        if errs.any():  # error neurons: their unit's rate arrives on fwd (exp(r) for loss 1)
+            q = fwd.copy()
+            logged = self.cross_entropy & (fwd > 0.0)
+            q[logged] = np.log(fwd[logged])
+            rate_before = np.where(errs, q, rate_before)
+            slope = np.where(errs, self.activation(q, of_rate=True), slope)
         delta = np.zeros_like(fwd)
         nudged = p["beta"] != 0.0
         squared = nudged & ~self.cross_entropy
-        delta[squared] = target[squared] - np.where(errs, unit_rate, self.activation(s["u_breve"]))[squared]
+        delta[squared] = target[squared] - rate_before[squared]
         soft = nudged & self.cross_entropy & (soft_sum > 0.0)
         delta[soft] = target[soft] - soft_self[soft] / soft_sum[soft]
-        slope = np.where(errs, self.activation(unit_rate, of_rate=True), self.activation(s["u_breve"], derivative=True))
         inst_e = slope * (bwd + p["beta"] * delta)
         dv = (inst_e - s["v"]) / p["tau_r"]
         s["err"] = np.where(self.representation, bwd, np.where(self.prospective, s["v"] + s["tau_m"] * dv, inst_e))
