@@ -81,12 +81,12 @@ def network(config, n_inputs, n_classes, threads=1):
     """Build the config's network in a fresh kernel with `threads` threads per process."""
     import nest
 
+    if not isinstance(config["layers"], int) or config["layers"] < 1:
+        raise ValueError(f"layers must be an integer >= 1; got {config['layers']!r}")
     nest.ResetKernel()
     nest.verbosity = nest.VerbosityLevel.ERROR
     nest.local_num_threads = threads
     lr, opt = config["lr"], config["optimizer"]
-    if not isinstance(config["layers"], int) or config["layers"] < 1:
-        raise ValueError(f"layers must be an integer >= 1; got {config['layers']!r}")
     net = Network(resolution=config["resolution"], gamma=0.0, seed=config["seed"])
     layers = [net.input("x", n_inputs)]
     groups = [Group(int(n), float(tm), float(tr)) for n, tm, tr in config["groups"]]
@@ -101,6 +101,13 @@ def network(config, n_inputs, n_classes, threads=1):
     return net
 
 
+def network_and_data(config, threads=1):
+    """The config's data set and its network (as many inputs and classes as the data has)."""
+    data = load_data(config)
+    x, y, _, y_test = data
+    return network(config, x.shape[2], int(max(y.max(), y_test.max())) + 1, threads), data
+
+
 def train(config, epochs, hours=None, out="results/train", checkpoint=None, checkpoint_every=500, resume=False,
           threads=1):
     """Train online for `epochs` (or as many as end within `hours`, judged by the last one), test after
@@ -109,12 +116,11 @@ def train(config, epochs, hours=None, out="results/train", checkpoint=None, chec
     from .parallel import is_root
     from .training import Trainer
 
-    x, y, x_test, y_test = load_data(config)
-    n_classes = int(max(y.max(), y_test.max())) + 1
+    net, (x, y, x_test, y_test) = network_and_data(config, threads)
     out = Path(out)
     checkpoint = Path(checkpoint) if checkpoint else out.with_name(out.name + ".ckpt.npz")
     extra = {"config": config, "curve": []}
-    trainer = Trainer(network(config, x.shape[2], n_classes, threads))
+    trainer = Trainer(net)
     last = [time.time()]
 
     def after_epoch(history):
@@ -155,8 +161,6 @@ def evaluate(checkpoint, threads=1):
     from . import checkpoint as checkpoints
     from .training import Trainer
 
-    config = checkpoints.position(checkpoint)["extra"]["config"]
-    x, y, x_test, y_test = load_data(config)
-    net = network(config, x.shape[2], int(max(y.max(), y_test.max())) + 1, threads)
+    net, (_, _, x_test, y_test) = network_and_data(checkpoints.position(checkpoint)["extra"]["config"], threads)
     checkpoints.load(net, checkpoint)
     return Trainer(net).evaluate(x_test, y_test)
