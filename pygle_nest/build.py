@@ -30,6 +30,11 @@ REQUIRED_VERSIONS = {"nest-simulator": "3.10.0", "nestml": "9.0.0"}
 # but cannot be loaded. -fno-math-errno lets sqrt be one instruction (Adam's step, every
 # connection and step); results do not change.
 WHEEL_CXXFLAGS = "-fopenmp -O3 -fno-math-errno -DNDEBUG -std=c++20 -fPIC -D_GLIBCXX_USE_CXX11_ABI=0"
+# For every NEST (wheel or own build): no fused multiply-adds, so that the module rounds as the
+# NumPy reference does, op for op. A checkpoint delivers its last slice with the reference's
+# equations and resumes bit for bit only then; compilers fuse by default where the CPU
+# baseline has FMA (aarch64, or x86-64 with -march).
+EXTRA_CXXFLAGS = "-ffp-contract=off"
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MODELS_DIR = REPO_ROOT / "nestml_models"
@@ -87,7 +92,7 @@ def input_hash(nest_info):
     for path in _inputs():
         h.update(str(path.relative_to(REPO_ROOT)).encode())
         h.update(path.read_bytes())
-    h.update(json.dumps([REQUIRED_VERSIONS, nest_info, sys.version]).encode())
+    h.update(json.dumps([REQUIRED_VERSIONS, nest_info, sys.version, os.environ.get("CXXFLAGS", "")]).encode())
     return h.hexdigest()[:16]
 
 
@@ -204,8 +209,9 @@ def _generate_and_compile(work: Path, nest_info):
             },
         },
     }
+    env = dict(os.environ, CXXFLAGS=f"{os.environ.get('CXXFLAGS', '')} {EXTRA_CXXFLAGS}".strip())
     proc = subprocess.run([sys.executable, "-c", _GENERATE, json.dumps(cfg)], cwd=work,
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, env=env)
     so = work / "install" / f"{MODULE_NAME}.so"
     if proc.returncode != 0 or not so.exists():
         tail = (proc.stdout + proc.stderr)[-6000:]
