@@ -33,6 +33,15 @@ def test_unchanged_module_is_not_rebuilt(tmp_path):
     assert Path(path).read_bytes() == Path(pygle_nest.module_path()).read_bytes()
 
 
+def test_compiler_flags_enter_the_cache_key(monkeypatch):
+    """A module built with other CXXFLAGS (say -march=native) is another module."""
+    info = {"prefix": "", "have_mpi": False, "pkg": ""}
+    monkeypatch.delenv("CXXFLAGS", raising=False)
+    plain = build.input_hash(info)
+    monkeypatch.setenv("CXXFLAGS", "-march=native")
+    assert build.input_hash(info) != plain
+
+
 def test_a_missing_model_is_reported(tmp_path, monkeypatch):
     monkeypatch.setattr(build, "expected_models", lambda: ["gle_neuron", "gle_missing_neuron"])
     with pytest.raises(build.BuildError, match=r"lacks the models \['gle_missing_neuron'\]"):
