@@ -3,7 +3,7 @@ weights and the membrane time constants of a teacher chain, online, in NEST; the
 instantaneous errors settles on a wrong solution. The project's main demo: the same as
 ``python -m pygle_nest demo`` (code in pygle_nest/demo.py).
 
-    python examples/lagline.py [--time 3000] [--seed 1] [--out results/lagline]
+    python examples/lagline.py [--time 6000] [--seed 1] [--out results/lagline]
 """
 
 import sys

@@ -27,7 +27,7 @@ def main(argv=None):
     b.add_argument("--force", action="store_true", help="rebuild even if the cache is up to date")
     sub.add_parser("info", help="versions, the NEST in use, and the module path")
     d = sub.add_parser("demo", help="LagLine: a GLE student learns a teacher's weights and time constants")
-    d.add_argument("--time", type=float, default=3000.0, help="duration in ms (default 3000)")
+    d.add_argument("--time", type=float, default=6000.0, help="duration in ms (default 6000)")
     d.add_argument("--seed", type=int, default=1, help="seed of the student's initial values and the input")
     d.add_argument("--out", default="results/lagline", help="prefix of the .png and .json written")
     t = sub.add_parser("train", help="train a GLE classifier online (default: MNIST-1D, the paper's network)",

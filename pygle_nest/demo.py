@@ -3,8 +3,9 @@ units learns the weights and the membrane time constants of a teacher chain, onl
 
 Two runs from the same initial student: GLE's prospective errors, and instantaneous errors
 (plain backprop errors without GLE's error dynamics), which settle on a wrong solution. Adam
-at the rate 3e-4 for the first half of the run, 1e-4 for the second (at 3e-4 Adam's steps keep
-the student wandering some 1e-2 around the teacher). Writes a figure (loss, weights, time
+at the rates 3e-4, 1e-4, 3e-5 and 1e-5, each for a quarter of the run (with one input stream,
+Adam's steps keep the student circling the teacher at a distance that grows with the rate:
+relative errors of about 0.14 at 3e-4 and 0.03 at 1e-4). Writes a figure (loss, weights, time
 constants over time) and a JSON of the final figures.
 Run by ``python -m pygle_nest demo`` and ``examples/lagline.py``.
 """
@@ -16,18 +17,22 @@ from .experiments import LAGLINE_TEACHER, lagline, relative_errors, run_lagline
 from .results import pyplot, write_figure, write_json
 
 DT = 0.01
-RATES = (3e-4, 1e-4)  # Adam's rate in the first and the second half
+RATES = (3e-4, 1e-4, 3e-5, 1e-5)  # Adam's rate in each quarter of the run
 
 
-def lagline_demo(duration=3000.0, seed=1, out="results/lagline"):
+def rate_schedule(duration, rates=RATES):
+    """lr(t): rates[k] in the k-th of len(rates) equal parts of the run."""
+    return lambda t: rates[min(int(t / duration * len(rates)), len(rates) - 1)]
+
+
+def lagline_demo(duration=6000.0, seed=1, out="results/lagline"):
     """Both runs of duration ms; writes out.png and out.json; returns the metrics."""
     n_steps = int(round(duration / DT))
     runs = {}
     for name, prospective in (("GLE", True), ("instantaneous errors", False)):
         start = time.time()
         task = lagline(n_steps, seed=seed, dt=DT, lr=RATES[0], prospective_error=prospective)
-        runs[name] = run_lagline(task, n_steps, n_points=400,
-                                 lr_schedule=lambda t: RATES[0] if t < duration / 2 else RATES[1])
+        runs[name] = run_lagline(task, n_steps, n_points=400, lr_schedule=rate_schedule(duration))
         w_err, tau_err = relative_errors(runs[name])
         print(f"{name}: w = {runs[name]['w'][-1].round(4)}, tau_m = {runs[name]['tau_m'][-1].round(4)}, "
               f"relative errors w {w_err.round(4)}, tau_m {tau_err.round(4)}, "
@@ -39,7 +44,7 @@ def lagline_demo(duration=3000.0, seed=1, out="results/lagline"):
                       "relative_error_tau_m": relative_errors(res)[1].tolist(),
                       "final_loss": float(res["loss"][-1])} for name, res in runs.items()}
     metrics["setup"] = {"time_ms": duration, "dt_ms": DT, "seed": seed, "teacher": LAGLINE_TEACHER,
-                        "adam_rates": {"first half": RATES[0], "second half": RATES[1]}}
+                        "adam_rates_per_quarter": list(RATES)}
     write_json(metrics, out.with_suffix(".json"))
     print(f"wrote {out.with_suffix('.png')} and {out.with_suffix('.json')}")
     return metrics

@@ -86,9 +86,11 @@ def phi_derivative(x, activation):
     if activation == 1:
         t = np.tanh(x)
         return 1.0 - t * t
-    if activation in (2, 3):
+    if activation == 2:
         s = _sigmoid(x)
         return s * (1.0 - s)
+    if activation == 3:  # softplus' = the logistic sigmoid
+        return _sigmoid(x)
     if activation == 4:
         return np.where(x > 0.0, 1.0, 0.0)
     if activation == 5:

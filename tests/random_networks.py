@@ -87,3 +87,22 @@ def recurrent(seed, n=60, p=0.12, max_delay=5, n_steps=2000):
     targets = _streams(spec, rng, 1, n_steps)
     spec.connect_stream(np.repeat(targets, n), units, 1.0, delay=2, port="target")
     return spec
+
+
+def diverging_network(eta=1e6, unit_params=None):
+    """In the current kernel: two linear units learning a target with a plain rule far too fast
+    (NaN within 10 ms at eta = 1e6)."""
+    import nest
+
+    nest.SetDefaults("gle_synapse", {"eta": eta})
+    nest.SetDefaults("gle_synapse_backward", {"eta": eta})
+    drive = nest.Create("step_rate_generator", params={"amplitude_times": [0.1], "amplitude_values": [1.0]})
+    x = nest.Create("gle_neuron", params={"tau_m": 1.0, "tau_r": 1.0, **(unit_params or {})})
+    y = nest.Create("gle_neuron", params={"tau_m": 1.0, "tau_r": 1.0, "beta": 1.0})
+    rate = {"synapse_model": "rate_connection_delayed", "delay": 0.1}
+    nest.Connect(drive, x, syn_spec=rate)
+    nest.Connect(drive, y, syn_spec={**rate, "receptor_type": 2, "weight": 5.0})
+    nest.Connect(x, y, syn_spec={"synapse_model": "gle_synapse", "delay": 0.1, "weight": 0.5})
+    nest.Connect(y, x, syn_spec={"synapse_model": "gle_synapse_backward", "delay": 0.1, "weight": 0.5,
+                                 "receptor_type": 1})
+    return x, y

@@ -1,10 +1,15 @@
 """Bad parameters and wrong wiring give clear errors that name the problem; NEST stays usable."""
 
+import re
+
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import nest
 from pygle_nest import NetworkSpec
+from random_networks import diverging_network
 from pygle_nest.parameters import unit_params
 
 NESTError = nest.NESTError if hasattr(nest, "NESTError") else Exception
@@ -127,3 +132,114 @@ def test_plastic_synapse_from_a_device(kernel):
     gle = nest.Create("gle_neuron")
     with pytest.raises(NESTError, match="connects GLE rate neurons .* not devices"):
         nest.Connect(generator, gle, syn_spec={"synapse_model": "gle_synapse"})
+
+
+NON_FINITE = [np.nan, np.inf, -np.inf]
+
+
+def real_entries(defaults, exclude=()):
+    return sorted(k for k, v in defaults.items() if isinstance(v, float) and k not in exclude)
+
+
+def test_every_real_neuron_entry_rejects_non_finite_values(kernel):
+    """Every real-valued parameter and state of gle_neuron, found from its defaults (so that a
+    new one is covered too), refuses NaN and +-inf by name, at Create and at set; the node stays
+    as it was and the kernel usable."""
+    names = real_entries(nest.GetDefaults("gle_neuron"))
+    assert {"tau_m", "tau_r", "bias", "gamma", "beta", "eta_bias", "eta_tau", "tau_m_min", "mu", "beta1",
+            "beta2", "epsilon", "u", "v", "r", "err"} <= set(names)
+    node = nest.Create("gle_neuron")
+    before = node.get(names)
+    for name in names:
+        for value in NON_FINITE:
+            with pytest.raises(NESTError, match=rf"gle_neuron: {name} must be a finite number; got {value}"):
+                nest.Create("gle_neuron", params={name: value})
+            other = "bias" if name == "gamma" else "gamma"
+            with pytest.raises(NESTError, match=rf"{name} must be a finite number"):
+                node.set({other: 0.5, name: value})  # a set that fails changes nothing
+    assert node.get(names) == before
+    for value in NON_FINITE:
+        with pytest.raises(NESTError, match="pending_inputs must be a finite number"):
+            node.set({"pending_inputs": [0.0, value, 0.0, 0.0, 0.0]})
+    nest.Simulate(1.0)
+    assert np.isfinite(node.get("u"))
+
+
+def test_every_real_synapse_entry_rejects_non_finite_values(kernel):
+    """Common properties (SetDefaults, CopyModel) and per-connection states (weight, m, s, held)."""
+    common = real_entries(nest.GetDefaults("gle_synapse"), exclude=("delay", "weight", "m", "s"))
+    assert set(common) == {"eta", "mu", "beta1", "beta2", "epsilon"}
+    for name in common:
+        for k, value in enumerate(NON_FINITE):
+            with pytest.raises(NESTError, match=rf"gle_synapse: {name} must be a finite number; got {value}"):
+                nest.SetDefaults("gle_synapse", {name: value})
+            with pytest.raises(NESTError, match=rf"{name} must be a finite number"):
+                nest.CopyModel("gle_synapse_backward", f"copy_{name}_{k}", {name: value})
+    assert nest.GetDefaults("gle_synapse")["eta"] == 0.001
+    a, b = nest.Create("gle_neuron", 2)
+    nest.Connect(a, b, syn_spec={"synapse_model": "gle_synapse", "weight": 0.5})
+    nest.Connect(a, b, syn_spec={"synapse_model": "gle_synapse_lagged", "weight": 0.5})
+    for model, names in (("gle_synapse", ("weight", "m", "s")), ("gle_synapse_lagged", ("weight", "m", "s", "held"))):
+        conn = nest.GetConnections(synapse_model=model)
+        for name in names:
+            for value in NON_FINITE:
+                with pytest.raises(NESTError, match=rf"{model}: {name} must be a finite number"):
+                    conn.set({name: value})
+        assert conn.get("weight") == 0.5
+    for value in (np.inf, -np.inf):  # NEST's kernel passes a NaN weight on as "no weight given"
+        with pytest.raises(NESTError, match=rf"gle_synapse_backward: weight must be a finite number; got {value}"):
+            nest.Connect(b, a, syn_spec={"synapse_model": "gle_synapse_backward", "weight": value, "receptor_type": 1})
+    assert len(nest.GetConnections(synapse_model="gle_synapse_backward")) == 0
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(name=st.sampled_from(["tau_m", "tau_r", "bias", "gamma", "beta", "eta_bias", "eta_tau", "tau_m_min", "mu",
+                             "beta1", "beta2", "epsilon"]),
+       value=st.one_of(st.floats(allow_nan=True, allow_infinity=True),
+                       st.sampled_from([0.0, 0.1, 1.0, -0.0, 1e-300, 0.09999999999999999])))
+def test_nest_and_python_accept_the_same_values(kernel, name, value):
+    """Property: NEST accepts a value of a gle_neuron parameter exactly when the package's own
+    check (used before NEST is touched) does, for any float, NaN and infinities included."""
+    try:
+        unit_params(nest.resolution, **{name: value})
+        python_accepts = True
+    except ValueError as e:
+        assert name in str(e)
+        python_accepts = False
+    try:
+        nest.Create("gle_neuron", params={name: value})
+        nest_accepts = True
+    except NESTError as e:
+        assert name in str(e)
+        nest_accepts = False
+    assert nest_accepts == python_accepts, (name, value)
+
+
+def test_divergence_stops_the_simulation(kernel):
+    """A plain rule at eta = 1e6 (NaN within 10 ms): the first Simulate past it raises
+    NumericalInstability naming the model, node, quantities, time and the cause."""
+    x, y = diverging_network()
+    with pytest.raises(nest.NESTErrors.NumericalInstability) as info:
+        for _ in range(40):
+            nest.Simulate(1.0)
+    message = str(info.value)
+    assert nest.biological_time <= 11.0
+    assert re.search(r"gle_neuron \(node [23]\): numerical instability, .*(nan|inf).* after the steps from "
+                     r"t = [0-9.]+ to [0-9.]+ ms; non-finite input on receptor (fwd|bwd)", message), message
+
+
+def test_a_learned_tau_m_that_diverges_says_so(kernel):
+    """Before, a NaN tau_m was reported one call later as a violated 'tau_m >= resolution()'."""
+    diverging_network(unit_params={"eta_tau": 1e-3})
+    with pytest.raises(nest.NESTErrors.NumericalInstability,
+                       match=r"gle_neuron \(node 2\): numerical instability, .*tau_m = nan.*; learning with "
+                             r"eta_tau = 0.001"):
+        nest.Simulate(20.0)
+
+
+def test_internal_entries_are_not_in_the_status(kernel):
+    node = nest.Create("gle_neuron")
+    for status in (nest.GetDefaults("gle_neuron"), node.get()):
+        assert not [k for k in status if k.startswith("_") or k in ("rate_out", "err_out")]
+    with pytest.raises(NESTError, match="Unaccessed.*rate_out"):
+        node.set({"rate_out": 1.0})

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import nest
-from pygle_nest import NetworkSpec, nest_backend
+from pygle_nest import ACTIVATIONS, NetworkSpec, nest_backend
 from pygle_nest.bptt import exact_gradient
 
 H = 0.05
@@ -18,8 +18,9 @@ N_STEPS = 3001
 ETA = 1e-9
 
 
-def teacher_task(tau_groups, seed=0, sizes=(2, 6, 6, 2)):
-    """A random student network nudged towards smooth targets; forward connections plastic."""
+def teacher_task(tau_groups, seed=0, sizes=(2, 6, 6, 2), activation="tanh"):
+    """A random student network (hidden units of the given activation) nudged towards smooth
+    targets; forward connections plastic."""
     rng = np.random.default_rng(seed)
     spec = NetworkSpec(resolution=H)
     spec.add_synapse_model("probe", optimizer="plain", eta=ETA)
@@ -30,7 +31,7 @@ def teacher_task(tau_groups, seed=0, sizes=(2, 6, 6, 2)):
         out = k == len(sizes) - 2
         tau_m, tau_r = np.array(tau_groups)[np.arange(n) % len(tau_groups)].T
         layers.append(spec.add_units(n, tau_m=1.0 if out else tau_m, tau_r=1.0 if out else tau_r,
-                                     activation="linear" if out else "tanh", beta=1.0 if out else 0.0))
+                                     activation="linear" if out else activation, beta=1.0 if out else 0.0))
     pre, post = np.meshgrid(streams, layers[0], indexing="ij")
     spec.connect_stream(pre.ravel(), post.ravel(), rng.normal(0, 1.0, pre.size))
     for below, above in zip(layers[:-1], layers[1:]):
@@ -63,8 +64,9 @@ def cosine(a, b):
     return float(np.dot(a, b) / np.linalg.norm(a) / np.linalg.norm(b))
 
 
-def test_adjoint_equals_finite_differences():
-    spec = frozen(teacher_task([(1.0, 0.3), (0.5, 1.5)], sizes=(2, 3, 3, 2)))
+@pytest.mark.parametrize("activation", list(ACTIVATIONS))
+def test_adjoint_equals_finite_differences(activation):
+    spec = frozen(teacher_task([(1.0, 0.3), (0.5, 1.5)], sizes=(2, 3, 3, 2), activation=activation))
     n_steps = 400
     grad, _ = exact_gradient(spec, n_steps)
     rng = np.random.default_rng(1)

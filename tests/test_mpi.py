@@ -106,3 +106,10 @@ def test_command_line_training_at_two_ranks_equals_two_threads_and_resumes_at_on
         for key in ranks:
             np.testing.assert_allclose(other[key], ranks[key], rtol=0, atol=1e-12, err_msg=key)
     assert np.ptp(ranks["syn_weight"]) > 0
+
+
+def test_divergence_stops_every_rank():
+    proc = launch(2, SCRIPT.parent / "diverging.py", timeout=120)
+    assert proc.returncode != 0
+    assert "failed; stopping all ranks" in proc.stderr
+    assert "NumericalInstability" in proc.stderr and "numerical instability, " in proc.stderr, proc.stderr[-3000:]

@@ -125,3 +125,48 @@ def test_learning_switched_off_freezes_weights(kernel):
     after = net.synapse_states(plastic)["weight"]
     np.testing.assert_array_equal(frozen, before)
     assert np.max(np.abs(after - frozen)) > 1e-3
+
+
+@pytest.mark.parametrize("fwd_delay, bwd_delay", [(1, 1), (3, 4)])
+def test_weight_recorder_records_the_weights_once_per_slice(fwd_delay, bwd_delay):
+    """NEST's weight_recorder on gle_synapse and its twin: once per delivered min_delay slice,
+    the weight after the slice's updates, stamped with the end of the slice's last step; equal to
+    the reference's weights at those steps, and equal for forward and backward (exact W^T)."""
+    spec = random_networks.layered(seed=4, sizes=(4, 3, 2), fwd_delay=fwd_delay, bwd_delay=bwd_delay, n_steps=300,
+                                   plasticity=OPTIMIZERS["adam"], stream_delay=fwd_delay)
+    fwd, bwd = twins(spec)
+    n_steps, h, md = 300, spec.resolution, min_delay(spec)
+    nest.ResetKernel()
+    nest.verbosity = nest.VerbosityLevel.ERROR
+    net = nest_backend.create(spec)
+    recorders = {}
+    for model in ("plastic", "plastic_backward"):
+        recorders[model] = nest.Create("weight_recorder")
+        nest.SetDefaults(model, {"weight_recorder": recorders[model]})
+    nest.Simulate(n_steps * h)
+
+    ref = ReferenceNetwork(spec)
+    weights = []  # after each step's updates
+    for _ in range(n_steps):
+        ref.run(1, record=())
+        weights.append(ref.synapses["weight"].copy())
+    weights = np.array(weights)
+    ids = np.asarray(net.units.tolist())
+    c = spec.connections
+    for model, which, source, target in (("plastic", fwd, c["pre"], c["post"]), ("plastic_backward", bwd, c["pre"], c["post"])):
+        ev = recorders[model].events
+        slices = np.unique(ev["times"])
+        # every delivered slice, one record per connection (the last slice is still undelivered)
+        ends = np.arange(md, first_undelivered(n_steps, md) + 1, md)
+        np.testing.assert_allclose(slices, ends * h, rtol=0, atol=1e-9)
+        assert len(ev["times"]) == len(slices) * len(which)
+        steps = np.round(ev["times"] / h).astype(int) - 1  # the step whose update the weight follows
+        key = {(ids[s], ids[t]): k for k, s, t in zip(which, source[which], target[which])}
+        k = np.array([key[(s, t)] for s, t in zip(ev["senders"], ev["targets"])])
+        np.testing.assert_allclose(ev["weights"], weights[steps, k], rtol=0, atol=1e-10)
+        recorders[model] = (ev["times"], ev["weights"], k)
+    assert np.ptp(weights[:, fwd]) > 1e-3
+    # W^T: the twin records the same weights at the same times
+    (tf, wf, kf), (tb, wb, kb) = recorders["plastic"], recorders["plastic_backward"]
+    order_f, order_b = np.lexsort((kf, tf)), np.lexsort((np.searchsorted(bwd, kb), tb))
+    np.testing.assert_array_equal(wf[order_f], wb[order_b])
