@@ -41,8 +41,8 @@ MODELS_DIR = REPO_ROOT / "nestml_models"
 TEMPLATES_DIR = MODELS_DIR / "templates"
 #: Each NESTML synapse also gives its backward twin, registered under this suffix,
 BACKWARD_SUFFIX = "_backward"
-#: and the lagged variants of both (explicit microcircuits): the names' suffixes.
-SYNAPSE_VARIANTS = ("", BACKWARD_SUFFIX, "_lagged", "_lagged" + BACKWARD_SUFFIX)
+#: the lagged variants of both (explicit microcircuits) and the static ones (no learning): the names' suffixes.
+SYNAPSE_VARIANTS = ("", BACKWARD_SUFFIX, "_lagged", "_lagged" + BACKWARD_SUFFIX, "_static", "_static" + BACKWARD_SUFFIX)
 
 
 class BuildError(RuntimeError):

@@ -51,7 +51,8 @@ class NestNetwork:
             positions = np.flatnonzero(c["model"][which] == k)
             sel = which[positions]
             model = self.spec.model_list()[k]
-            conns = nest.GetConnections(source=self.units, target=self.units, synapse_model=model.name)
+            conns = nest.GetConnections(source=self.units, target=self.units,
+                                        synapse_model=nest_model(self.spec, model))
             keys = ["source", "target", "receptor"] + (self.states_of(model) if with_states else ["weight"])
             status = gather_dict({key: np.asarray(conns.get(key)).reshape(-1) for key in keys})
             have = (status["receptor"] * n + np.searchsorted(ids, status["source"])) * n \
@@ -95,8 +96,10 @@ class NestNetwork:
             conns.set(update)
 
     def unit_states(self, keys):
-        """{key: array over all units} of gle_neuron states, gathered from all MPI ranks."""
-        return gathered_status(self.units, keys)
+        """{key: array over all units} of gle_neuron states, gathered from all MPI ranks; a
+        per-lane state of a network of several lanes: lanes x units (as the reference's)."""
+        out = gathered_status(self.units, keys)
+        return {k: v.T if v.ndim == 2 else v for k, v in out.items()}
 
     def unit_arrays(self, keys):
         """{key: array (units x length)} of list-valued gle_neuron status entries (equal lengths),
@@ -151,6 +154,17 @@ def stream_amplitudes(values, resolution, first_step=0):
     return {"amplitude_times": times.tolist(), "amplitude_values": values[changes].tolist()}
 
 
+#: NEST's one-lane static rate connections, and the module's lane-carrying ones that stand in
+#: for them in networks of more than one lane.
+LANE_STATIC_MODELS = {"rate_connection_delayed": "gle_synapse_static",
+                      "eprop_learning_signal_connection": "gle_synapse_static_backward"}
+
+
+def nest_model(spec: NetworkSpec, model):
+    """The NEST connection model of a spec's model."""
+    return LANE_STATIC_MODELS.get(model.name, model.name) if spec.lanes > 1 else model.name
+
+
 def create(spec: NetworkSpec) -> NestNetwork:
     """Create the spec's nodes and connections in the current kernel (resolution set if needed)."""
     import nest
@@ -163,17 +177,20 @@ def create(spec: NetworkSpec) -> NestNetwork:
             nest.CopyModel(model.base, model.name, model.params)
         elif model.plastic:
             nest.SetDefaults(model.name, model.params)
-    units = nest.Create("gle_neuron", spec.n_units)
+    units = nest.Create("gle_neuron", spec.n_units, params={"lanes": spec.lanes})
     # one dict per unit: under MPI NEST applies each to its node where that node is local
     columns = {k: spec.units[k].tolist() for k in UNIT_FIELDS}
     units.set([{k: columns[k][i] for k in UNIT_FIELDS} for i in range(spec.n_units)])
     ids = np.asarray(units.tolist())
+    for unit, (port, first_step, values) in spec.lane_inputs.items():
+        units[unit].set({"lane_inputs": values.ravel().tolist(), "lane_inputs_port": port,
+                         "lane_inputs_start": first_step})
     c = spec.connections
     for k, model in enumerate(spec.model_list()):
         sel = c["model"] == k
         if np.any(sel):
             nest.Connect(ids[c["pre"][sel]], ids[c["post"][sel]], "one_to_one",
-                         syn_spec={"synapse_model": model.name, "weight": c["weight"][sel],
+                         syn_spec={"synapse_model": nest_model(spec, model), "weight": c["weight"][sel],
                                    "delay": c["delay"][sel] * spec.resolution,
                                    "receptor_type": c["port"][sel]})
     streams = nest.Create("step_rate_generator", len(spec.streams)) if spec.streams else None

@@ -54,10 +54,13 @@ def _builtin_models():
 class NetworkSpec:
     """Units, connections, connection models and input streams of one GLE network.
 
-    resolution: the NEST resolution in ms (the Euler step h).
+    resolution: the NEST resolution in ms (the Euler step h). lanes: copies of the network's
+    dynamics run in lockstep through the shared connections (the paper's parallel streams,
+    "batch"); every unit has one state per lane, every connection one weight.
     """
 
     resolution: float
+    lanes: int = 1
     units: dict = field(default_factory=lambda: {k: np.zeros(0, FIELD_TYPES.get(k, float)) for k in UNIT_FIELDS})
     # connections between units; model indexes synapse_models (in insertion order)
     connections: dict = field(default_factory=lambda: {
@@ -69,10 +72,15 @@ class NetworkSpec:
     stream_connections: dict = field(default_factory=lambda: {
         "stream": np.zeros(0, int), "post": np.zeros(0, int), "weight": np.zeros(0),
         "delay": np.zeros(0, int), "port": np.zeros(0, int)})
+    # values played into one receptor of a unit, each lane its own: unit -> (port, first step,
+    # array steps x lanes); row k enters the unit's update in step `first step` + k
+    lane_inputs: dict = field(default_factory=dict)
 
     def __post_init__(self):
         if not self.resolution > 0:
             raise ValueError(f"resolution must be > 0 ms; got {self.resolution}")
+        if not (isinstance(self.lanes, (int, np.integer)) and self.lanes >= 1):
+            raise ValueError(f"lanes must be an integer >= 1; got {self.lanes!r}")
 
     @property
     def n_units(self):
@@ -148,6 +156,18 @@ class NetworkSpec:
         first = len(self.streams)
         self.streams.extend(row.copy() for row in values)
         return np.arange(first, first + len(values))
+
+    def set_lane_inputs(self, unit, values, port="fwd", first_step=1):
+        """Play values (steps x lanes) into the given receptor of a unit, row k in step
+        first_step + k (replacing what the unit had)."""
+        values = np.asarray(values, dtype=float)
+        if values.ndim != 2 or values.shape[1] != self.lanes:
+            raise ValueError(f"lane inputs must be steps x lanes ({self.lanes}); got shape {values.shape}")
+        if not np.all(np.isfinite(values)):
+            raise ValueError("lane inputs must be finite")
+        if not 0 <= unit < self.n_units:
+            raise ValueError(f"unit must index the {self.n_units} units; got {unit}")
+        self.lane_inputs[int(unit)] = (code(RECEPTORS, port, "receptor"), int(first_step), values.copy())
 
     def connect_stream(self, stream, post, weight, delay=1, port="fwd"):
         """Feed stream[k] into unit post[k] with the given weight, delay and port."""

@@ -35,14 +35,17 @@ DEFAULTS = {"tau_m": 10.0, "tau_r": 10.0, "bias": 0.0, "gamma": 0.0, "beta": 0.0
             "activation": "linear", "loss": "squared_error", "eta_bias": 0.0, "eta_tau": 0.0,
             "tau_m_min": 0.0, "prospective_error": True, "role": "unit", **OPTIMIZER_DEFAULTS}
 #: Defaults of gle_synapse's common properties.
-SYNAPSE_DEFAULTS = {"learning": True, "eta": 0.001, **OPTIMIZER_DEFAULTS}
+#: rate_lag: 0 pairs the rate of step n with the error of step n, 1 the rate of step n - 1 (the one
+#: that entered the target's update at a delay of one step: the paper's scheme).
+SYNAPSE_DEFAULTS = {"learning": True, "eta": 0.001, "rate_lag": 0, **OPTIMIZER_DEFAULTS}
 
 _RANGES = {"eta": (lambda x: x >= 0, ">= 0"), "mu": (lambda x: (0 <= x) & (x < 1), "in [0, 1)"),
            "beta1": (lambda x: (0 <= x) & (x < 1), "in [0, 1)"),
            "beta2": (lambda x: (0 <= x) & (x < 1), "in [0, 1)"), "epsilon": (lambda x: x > 0, "> 0"),
            "beta": (lambda x: x >= 0, ">= 0"), "eta_bias": (lambda x: x >= 0, ">= 0"),
            "eta_tau": (lambda x: x >= 0, ">= 0"), "tau_m_min": (lambda x: x >= 0, ">= 0"),
-           "bias": (lambda x: x == x, "finite"), "gamma": (lambda x: x == x, "finite")}
+           "bias": (lambda x: x == x, "finite"), "gamma": (lambda x: x == x, "finite"),
+           "rate_lag": (lambda x: (x == 0) | (x == 1), "0 or 1")}
 
 
 def _checked(params, defaults, what):
@@ -68,6 +71,8 @@ def synapse_params(**params):
     out = _checked(params, SYNAPSE_DEFAULTS, "gle_synapse")
     if "learning" in out:
         out["learning"] = bool(out["learning"])
+    if "rate_lag" in out:
+        out["rate_lag"] = int(out["rate_lag"])
     return out
 
 

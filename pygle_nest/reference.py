@@ -12,13 +12,17 @@ without NEST. Per step n (h = resolution; see README, "The discrete scheme"):
     dv = (inst_e - v) / tau_r ;  err = v + tau_m dv ;  v += h dv   (prospective_error = false: err = v = inst_e)
     du = (x_fwd + bias + gamma err - u) / tau_m ;  u_breve = u + tau_r du ;  u += h du
     r = phi(u_breve) ;  phi_prime = phi'(u_breve)
-    bias += eta_bias step(h err) ;  tau_m = max(tau_m + eta_tau step(-h err du), max(tau_m_min, h))
+    bias += eta_bias step(mean(h err)) ;  tau_m = max(tau_m + eta_tau step(mean(-h err du)), max(tau_m_min, h))
             (where eta_bias, eta_tau > 0; step: the unit's optimizer, see optimizer_step)
     rate_out = r (loss 0) or exp(r) (loss 1) ;  err_out = err
     then every connection sends tx_c(n), and every plastic one (learning on) updates with
-    g = h err_i(n) rate_out_j(n) (i the unit the rate goes to, j the unit it comes from):
-        w += eta step(g), with the model's optimizer (optimizer_step, Adam's k = n + 1)
+    g = mean(h err_i(n) rate_out_j(n - rate_lag)) (i the unit the rate goes to, j the unit it
+    comes from): w += eta step(g), with the model's optimizer (optimizer_step, Adam's k = n + 1)
     a lagged connection pairs the value it carried in step n - 1 instead of n (held).
+
+Lanes: every line above runs in every lane (lane by lane the same arithmetic); bias, tau_m and
+their optimizer states are the unit's, and each connection has one weight; mean is the lane
+mean in NEST's order (lane_mean), the value itself with one lane.
 
 Roles (explicit microcircuit): a representation neuron (role 1) has err = x_bwd (its error
 neuron's error, one step old) and no error dynamics; an error neuron (role 2) has no
@@ -34,7 +38,10 @@ from .network import NetworkSpec
 from .parameters import ACTIVATIONS, RECEPTORS
 
 RECORDABLES = ("u", "u_breve", "r", "phi_prime", "v", "err", "I_fwd", "I_bwd", "y", "bias", "tau_m",
-               "m_bias", "s_bias", "m_tau", "s_tau", "r_sum")
+               "m_bias", "s_bias", "m_tau", "s_tau", "r_sum", "g_bias", "g_tau")
+#: The unit's states, shared by its lanes (gle_neuron's @homogeneous states); the others have one
+#: value per lane.
+SHARED_STATES = ("bias", "tau_m", "m_bias", "s_bias", "m_tau", "s_tau")
 #: Per plastic connection: weight, optimizer moments, and the value carried in the previous step
 #: (the lagged variants only; 0 for the others).
 SYNAPSE_STATES = ("weight", "m", "s", "held")
@@ -48,6 +55,17 @@ def optimizer_step(optimizer, m, s, g, k, mu, beta1, beta2, epsilon):
     s = np.where(optimizer == 2, beta2 * s + (1 - beta2) * g * g, s)
     ic1, ic2 = 1 / (1 - beta1 ** float(k)), 1 / (1 - beta2 ** float(k))
     return m, s, np.where(optimizer == 2, (m * ic1) / (np.sqrt(s * ic2) + epsilon), m)
+
+
+def lane_mean(x):
+    """The mean over the lanes (axis 0) in gle_synapse's order: eight partial sums (lane mod 8),
+    added pairwise, divided by the number of lanes. One lane (1-D x): x itself."""
+    if x.ndim == 1:
+        return x
+    acc = np.zeros((8,) + x.shape[1:])
+    for b in range(len(x)):
+        acc[b % 8] += x[b]
+    return (((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))) / len(x)
 
 
 def _sigmoid(x):
@@ -120,13 +138,17 @@ class ReferenceNetwork:
         self.prospective = units["prospective_error"].astype(bool)
         self.groups = [(a, np.flatnonzero(units["activation"] == a)) for a in sorted(ACTIVATIONS.values())
                        if np.any(units["activation"] == a)]
-        self.state = {k: np.zeros(n) for k in RECORDABLES}
+        # per-lane states (lanes x units; units with one lane), shared ones (units)
+        self.lanes = () if spec.lanes == 1 else (spec.lanes,)
+        self.state = {k: np.zeros(n if k in SHARED_STATES else self.lanes + (n,)) for k in RECORDABLES}
         self.state["phi_prime"][:] = 1.0
         self.state["bias"] = units["bias"].astype(float).copy()
         self.state["tau_m"] = units["tau_m"].astype(float).copy()
         self.step_count = 0
         self.depth = spec.max_delay + 1
-        self.sent = np.zeros((2, n))  # what each unit sent after the last step: rate, error
+        # what each unit sent after the last step and the one before: ([lanes x] rate, error x units)
+        self.sent = np.zeros(self.lanes + (2, n))
+        self.sent_before = np.zeros_like(self.sent)
         self._init_connections()
         self._init_streams()
 
@@ -139,7 +161,7 @@ class ReferenceNetwork:
                          for k in SYNAPSE_STATES}
         channel = np.array([models[m].channel for m in c["model"]], dtype=int)
         plastic = np.array([models[m].plastic for m in c["model"]], dtype=bool)
-        self.history = np.zeros((self.depth, 2, n))  # what each unit sent, ring over steps
+        self.history = np.zeros((self.depth,) + self.lanes + (2, n))  # what each unit sent, ring over steps
         self.static_terms = []
         for port, ch, d in sorted({(p, h, d) for p, h, d, pl in zip(c["port"], channel, c["delay"], plastic) if not pl}):
             m = ~plastic & (c["port"] == port) & (channel == ch) & (c["delay"] == d)
@@ -148,7 +170,7 @@ class ReferenceNetwork:
         self.plastic_idx = np.flatnonzero(plastic)
         self.plastic_channel = channel[self.plastic_idx]
         self.plastic_slot = c["port"][self.plastic_idx] * n + c["post"][self.plastic_idx]
-        self.tx = np.zeros((self.depth, len(self.plastic_idx)))  # transmitted w s, ring over steps
+        self.tx = np.zeros((self.depth,) + self.lanes + (len(self.plastic_idx),))  # transmitted w s, ring over steps
         delays = c["delay"][self.plastic_idx]
         self.plastic_by_delay = [(int(d), np.flatnonzero(delays == d)) for d in np.unique(delays)]
         # plastic connections by model: (model, indices, the rate unit and the error unit of each)
@@ -156,6 +178,8 @@ class ReferenceNetwork:
         for k, model in enumerate(models):
             idx = np.flatnonzero(c["model"] == k)
             if model.plastic and len(idx):
+                if model.lagged and self.lanes:
+                    raise ValueError(f"{model.name}: the lagged connections of explicit microcircuits take one lane only")
                 rate_unit = np.where(channel[idx] == 0, c["pre"][idx], c["post"][idx])
                 error_unit = np.where(channel[idx] == 0, c["post"][idx], c["pre"][idx])
                 self.plastic.append((model, idx, rate_unit, error_unit))
@@ -174,20 +198,25 @@ class ReferenceNetwork:
         return np.array([x[min(step, len(x) - 1)] for x in self.spec.streams])
 
     def inputs(self, step, streams=True):
-        """Port inputs (ports x units) that arrive in the given step from units (and streams)."""
+        """Port inputs (ports [x lanes] x units) that arrive in the given step from units (and
+        streams: generators drive every lane alike; lane inputs each lane its own)."""
         n = self.spec.n_units
-        flat = np.zeros(len(RECEPTORS) * n)
+        flat = np.zeros(self.lanes + (len(RECEPTORS) * n,))
         for d, idx in self.plastic_by_delay:
             if step - d >= 0:
-                flat += np.bincount(self.plastic_slot[idx], weights=self.tx[(step - d) % self.depth, idx],
-                                    minlength=flat.size)
-        x = flat.reshape(len(RECEPTORS), n)
+                tx = self.tx[(step - d) % self.depth][..., idx]
+                for lane in np.ndindex(self.lanes):
+                    flat[lane] += np.bincount(self.plastic_slot[idx], weights=tx[lane], minlength=flat.shape[-1])
+        x = np.moveaxis(flat.reshape(self.lanes + (len(RECEPTORS), n)), -2, 0)
         for port, channel, d, mat in self.static_terms:
             if step - d >= 0:
-                x[port] += mat @ self.history[(step - d) % self.depth, channel]
+                x[port] += (mat @ self.history[(step - d) % self.depth][..., channel, :].T).T
         for port, d, mat in self.stream_terms if streams else ():
             if step - d >= 0:
                 x[port] += mat @ self._stream_values(step - d)
+        for unit, (port, start, values) in self.spec.lane_inputs.items() if streams else ():
+            if 0 <= step - start < len(values):
+                x[port][..., unit] += values[step - start].reshape(self.lanes)
         return x
 
     def activation(self, x, derivative=False, of_rate=False):
@@ -199,25 +228,23 @@ class ReferenceNetwork:
         return out
 
     def step(self, x):
-        """Advance all units by one step with port inputs x (ports x units), then let every
-        connection send and learn."""
+        """Advance all units by one step with port inputs x (ports [x lanes] x units), then let
+        every connection send and learn."""
         s, p, h = self.state, self.params, self.h
         fwd, bwd, target, soft_self, soft_sum = x
         errs = self.error_neuron
         rate_before = self.activation(s["u_breve"])  # of the previous step
         slope = self.activation(s["u_breve"], derivative=True)
         if errs.any():  # error neurons: their unit's rate arrives on fwd (exp(r) for loss 1)
-            q = fwd.copy()
             logged = self.cross_entropy & (fwd > 0.0)
-            q[logged] = np.log(fwd[logged])
+            q = np.where(logged, np.log(np.where(logged, fwd, 1.0)), fwd)
             rate_before = np.where(errs, q, rate_before)
             slope = np.where(errs, self.activation(q, of_rate=True), slope)
-        delta = np.zeros_like(fwd)
         nudged = p["beta"] != 0.0
         squared = nudged & ~self.cross_entropy
-        delta[squared] = target[squared] - rate_before[squared]
         soft = nudged & self.cross_entropy & (soft_sum > 0.0)
-        delta[soft] = target[soft] - soft_self[soft] / soft_sum[soft]
+        delta = np.where(squared, target - rate_before, 0.0)
+        delta = np.where(soft, target - np.divide(soft_self, soft_sum, out=np.zeros_like(soft_sum), where=soft), delta)
         inst_e = slope * (bwd + p["beta"] * delta)
         dv = (inst_e - s["v"]) / p["tau_r"]
         s["err"] = np.where(self.representation, bwd, np.where(self.prospective, s["v"] + s["tau_m"] * dv, inst_e))
@@ -230,24 +257,27 @@ class ReferenceNetwork:
         s["phi_prime"] = np.where(errs, s["phi_prime"], self.activation(u_breve, derivative=True))
         s["r"] = np.where(errs, s["r"], r)
         s["r_sum"] = np.where(errs, s["r_sum"], s["r_sum"] + r)
-        self._learn_unit_parameters(du)
+        s["g_bias"], s["g_tau"] = h * s["err"], -h * s["err"] * du
+        self._learn_unit_parameters()
         s["I_fwd"], s["I_bwd"], s["y"] = fwd, bwd, target
-        self.sent[0] = np.where(errs, fwd, np.where(self.cross_entropy, np.exp(s["r"]), s["r"]))
-        self.sent[1] = s["err"]
+        self.sent_before = self.sent.copy()
+        self.sent[..., 0, :] = np.where(errs, fwd, np.where(self.cross_entropy, np.exp(s["r"]), s["r"]))
+        self.sent[..., 1, :] = s["err"]
         self.history[self.step_count % self.depth] = self.sent
         self._connections_send_and_learn()
         self.step_count += 1
 
-    def _learn_unit_parameters(self, du):
+    def _learn_unit_parameters(self):
+        """The bias and tau_m rules with the lane means of the lanes' increments."""
         s, p, h = self.state, self.params, self.h
         optimizer = (p["optimizer"], p["mu"], p["beta1"], p["beta2"], p["epsilon"])
         k = self.step_count + 1
         on = p["eta_bias"] != 0.0
-        m, v, step = optimizer_step(optimizer[0], s["m_bias"], s["s_bias"], h * s["err"], k, *optimizer[1:])
+        m, v, step = optimizer_step(optimizer[0], s["m_bias"], s["s_bias"], lane_mean(s["g_bias"]), k, *optimizer[1:])
         s["m_bias"], s["s_bias"] = np.where(on, m, s["m_bias"]), np.where(on, v, s["s_bias"])
         s["bias"] = np.where(on, s["bias"] + p["eta_bias"] * step, s["bias"])
         on = p["eta_tau"] != 0.0
-        m, v, step = optimizer_step(optimizer[0], s["m_tau"], s["s_tau"], -h * s["err"] * du, k, *optimizer[1:])
+        m, v, step = optimizer_step(optimizer[0], s["m_tau"], s["s_tau"], lane_mean(s["g_tau"]), k, *optimizer[1:])
         s["m_tau"], s["s_tau"] = np.where(on, m, s["m_tau"]), np.where(on, v, s["s_tau"])
         s["tau_m"] = np.where(on, np.maximum(s["tau_m"] + p["eta_tau"] * step, np.maximum(p["tau_m_min"], h)),
                               s["tau_m"])
@@ -255,17 +285,19 @@ class ReferenceNetwork:
     def _connections_send_and_learn(self):
         c, syn = self.spec.connections, self.synapses
         pre = c["pre"][self.plastic_idx]
-        self.tx[self.step_count % self.depth] = syn["weight"][self.plastic_idx] * self.sent[self.plastic_channel, pre]
+        self.tx[self.step_count % self.depth] = syn["weight"][self.plastic_idx] * self.sent[..., self.plastic_channel, pre]
         k = self.step_count + 1  # Adam's step number
         for model, idx, rate_unit, error_unit in self.plastic:
             q = model.params
-            rate, error = self.sent[0, rate_unit], self.sent[1, error_unit]
+            # rate_lag 1: the rate of the step before (the one that entered the target's update)
+            rates = self.sent_before if q["rate_lag"] else self.sent
+            rate, error = rates[..., 0, rate_unit], self.sent[..., 1, error_unit]
             if model.lagged:  # the carried side pairs the value of the previous step
                 rate, error = (syn["held"][idx], error) if model.channel == 0 else (rate, syn["held"][idx])
                 syn["held"][idx] = self.sent[model.channel, c["pre"][idx]]
             if not q["learning"]:
                 continue
-            g = self.h * error * rate
+            g = lane_mean(self.h * error * rate)
             m, s, step = optimizer_step(q["optimizer"], syn["m"][idx], syn["s"][idx], g, k,
                                         q["mu"], q["beta1"], q["beta2"], q["epsilon"])
             if q["optimizer"] != 0:  # gle_synapse keeps its moments only where it uses them
@@ -295,8 +327,9 @@ class ReferenceNetwork:
         return out
 
     def run(self, n_steps, record=RECORDABLES):
-        """Run n_steps; return {name: array (n_steps, n_units)} of the values after each step."""
-        out = {k: np.empty((n_steps, self.spec.n_units)) for k in record}
+        """Run n_steps; return {name: array (n_steps [, lanes], n_units)} of the values after
+        each step (shared states: (n_steps, n_units))."""
+        out = {k: np.empty((n_steps,) + self.state[k].shape) for k in record}
         for k in range(n_steps):
             self.step(self.inputs(self.step_count))
             for name in record:

@@ -25,8 +25,16 @@ def _streams(spec, rng, n_streams, n_steps):
     return spec.add_streams(np.sin(freq[:, None] * t[None, :] + phase[:, None]))
 
 
+def _lane_inputs(spec, rng, units, n_steps):
+    """Each lane its own input: sines of lane-specific frequency and phase into the units."""
+    t = np.arange(n_steps)[:, None] * spec.resolution
+    for unit in units:
+        freq, phase = rng.uniform(0.2, 2.0, spec.lanes), rng.uniform(0, 2 * np.pi, spec.lanes)
+        spec.set_lane_inputs(unit, np.sin(freq * t + phase))
+
+
 def layered(seed, sizes=(14, 14, 14, 14, 6), fwd_delay=1, bwd_delay=1, n_steps=2000, plasticity=None,
-            unit_learning=None, feedback="transposed", stream_delay=1):
+            unit_learning=None, feedback="transposed", stream_delay=1, lanes=1):
     """Layers connected all-to-all forward (rate) and backward (error); the last layer is an
     output layer: half squared error, half cross-entropy with softmax, with targets.
 
@@ -34,9 +42,10 @@ def layered(seed, sizes=(14, 14, 14, 14, 6), fwd_delay=1, bwd_delay=1, n_steps=2
     (None: static); its backward twin carries the errors when feedback is "transposed";
     feedback "random" sends them through fixed random weights B instead.
     unit_learning: eta_bias / eta_tau / tau_m_min of the hidden units.
+    lanes > 1: the first layer's first four units get lane inputs too.
     """
     rng = np.random.default_rng(seed)
-    spec = NetworkSpec(resolution=RESOLUTION)
+    spec = NetworkSpec(resolution=RESOLUTION, lanes=lanes)
     fwd_model, bwd_model = "rate_connection_delayed", "eprop_learning_signal_connection"
     if plasticity is not None:
         fwd_model = spec.add_synapse_model("plastic", **plasticity)
@@ -67,13 +76,16 @@ def layered(seed, sizes=(14, 14, 14, 14, 6), fwd_delay=1, bwd_delay=1, n_steps=2
     pre, post = np.meshgrid(out_ce, out_ce, indexing="ij")
     spec.connect(out_ce, out_ce, 1.0, delay=fwd_delay, port="softmax_self")
     spec.connect(pre.ravel(), post.ravel(), 1.0, delay=fwd_delay, port="softmax_sum")
+    if lanes > 1:
+        _lane_inputs(spec, rng, layers[0][:4], n_steps)
     return spec
 
 
-def recurrent(seed, n=60, p=0.12, max_delay=5, n_steps=2000):
-    """Sparse random recurrence on both channels with random delays of 1..max_delay steps."""
+def recurrent(seed, n=60, p=0.12, max_delay=5, n_steps=2000, lanes=1):
+    """Sparse random recurrence on both channels with random delays of 1..max_delay steps;
+    lanes > 1: lane inputs into six units."""
     rng = np.random.default_rng(seed)
-    spec = NetworkSpec(resolution=RESOLUTION)
+    spec = NetworkSpec(resolution=RESOLUTION, lanes=lanes)
     units = _mixed_units(spec, rng, n, gamma=0.1, beta=rng.choice([0.0, 0.2], n))
     rate, error = "rate_connection_delayed", "eprop_learning_signal_connection"
     for synapse, port in ((rate, "fwd"), (error, "bwd")):
@@ -86,6 +98,8 @@ def recurrent(seed, n=60, p=0.12, max_delay=5, n_steps=2000):
                         rng.normal(0, 1.0, 4 * (n // 4)), delay=rng.integers(1, max_delay + 1, 4 * (n // 4)))
     targets = _streams(spec, rng, 1, n_steps)
     spec.connect_stream(np.repeat(targets, n), units, 1.0, delay=2, port="target")
+    if lanes > 1:
+        _lane_inputs(spec, rng, units[:6], n_steps)
     return spec
 
 

@@ -1,0 +1,130 @@
+"""Lanes: B copies of a network's dynamics in lockstep through shared connections (the paper's
+parallel streams). NEST equals the reference with lanes, every lane's trajectory to 1e-12 without
+plasticity and to 1e-10 with it, at B in {1, 3, 16}; forward and backward weights stay bitwise
+equal; one lane is the network of one stream exactly."""
+
+import numpy as np
+import pytest
+
+import nest
+import pygle_nest
+import random_networks
+from conftest import max_abs_difference
+from pygle_nest import NetworkSpec, ReferenceNetwork, nest_backend
+from pygle_nest.reference import SHARED_STATES
+
+N_STEPS = 1201
+PER_LANE = ("u", "u_breve", "r", "v", "err", "I_fwd", "I_bwd", "g_bias")
+ADAM = {"optimizer": "adam", "eta": 2e-3, "beta1": 0.9, "beta2": 0.99}
+UNIT_LEARNING = {"eta_bias": 1e-3, "eta_tau": 1e-3, "optimizer": "adam", "tau_m_min": 0.3}
+
+
+def run(spec, threads=1, chunks=(N_STEPS,)):
+    """NEST: the last lane's trajectories (multimeter), every lane's final states, the synapses."""
+    nest.ResetKernel()
+    nest.verbosity = nest.VerbosityLevel.ERROR
+    nest.local_num_threads = threads
+    net = nest_backend.create(spec)
+    net.units.set({"recorded_lane": spec.lanes - 1})
+    mm = net.multimeter(PER_LANE)
+    for steps in chunks:
+        nest.Simulate(steps * spec.resolution)
+    final = net.unit_states(PER_LANE + SHARED_STATES)
+    plastic = np.flatnonzero([spec.model_list()[m].plastic for m in spec.connections["model"]])
+    return nest_backend.recorded(mm, net.units), final, net.synapse_states(plastic), plastic
+
+
+def reference(spec, steps):
+    """The reference's final states and the last lane's trajectories."""
+    ref = ReferenceNetwork(spec)
+    out = ref.run(steps, record=PER_LANE)
+    return ref, {k: v[:, -1] if v.ndim == 3 else v for k, v in out.items()}
+
+
+@pytest.mark.parametrize("lanes", [1, 3, 16])
+@pytest.mark.parametrize("plastic", [False, True])
+def test_nest_equals_reference_with_lanes(lanes, plastic):
+    spec = random_networks.layered(seed=11, sizes=(8, 8, 6), n_steps=N_STEPS, lanes=lanes,
+                                   plasticity=ADAM if plastic else None,
+                                   unit_learning=UNIT_LEARNING if plastic else None, fwd_delay=1, bwd_delay=2)
+    tolerance = 1e-10 if plastic else 1e-12
+    traces, final, synapses, plastic_idx = run(spec, threads=2, chunks=(400, 1, 800))
+    ref, ref_traces = reference(spec, N_STEPS)
+    diff, scale = max_abs_difference(traces, ref_traces)
+    assert scale > 0.5 and diff <= tolerance, f"lane {lanes - 1}: max |NEST - reference| = {diff:.3g}"
+    for key in PER_LANE + SHARED_STATES:
+        np.testing.assert_allclose(final[key], ref.state[key], rtol=0, atol=tolerance, err_msg=key)
+    if lanes > 1:  # the lanes differ
+        assert np.ptp(ref.state["u"], axis=0).max() > 0.05
+    if plastic:
+        # NEST's connections lack the last slice's updates: the reference one step earlier
+        before = ReferenceNetwork(spec)
+        before.run(N_STEPS - 1, record=())
+        for key in ("weight", "m", "s"):
+            np.testing.assert_allclose(synapses[key], before.synapses[key][plastic_idx], rtol=0, atol=tolerance,
+                                       err_msg=key)
+        moved = synapses["weight"] - spec.connections["weight"][plastic_idx]
+        assert np.abs(moved).max() > 1e-3 and np.ptp(final["bias"]) > 1e-4
+
+
+def test_lanes_are_independent_streams():
+    """With learning off, lane k of a B-lane network is the one-lane network fed lane k's inputs."""
+    spec = random_networks.recurrent(seed=13, n=30, n_steps=500, lanes=4)
+    ref, _ = reference(spec, 500)
+    assert np.ptp(ref.state["u"], axis=0).max() > 0.05
+    for lane in (0, 3):
+        single = random_networks.recurrent(seed=13, n=30, n_steps=500, lanes=4)
+        single.lanes = 1
+        single.lane_inputs = {u: (p, s, v[:, lane:lane + 1]) for u, (p, s, v) in spec.lane_inputs.items()}
+        one, _ = reference(single, 500)
+        np.testing.assert_array_equal(ref.state["u"][lane], one.state["u"])
+
+
+@pytest.mark.parametrize("rate_lag", [0, 1])
+def test_twins_stay_bitwise_equal_with_lanes(rate_lag):
+    spec = random_networks.layered(seed=14, sizes=(6, 6, 4), n_steps=800, lanes=5,
+                                   plasticity={**ADAM, "rate_lag": rate_lag}, fwd_delay=1, bwd_delay=3)
+    nest.ResetKernel()
+    nest.verbosity = nest.VerbosityLevel.ERROR
+    net = nest_backend.create(spec)
+    nest.Simulate(800 * spec.resolution)
+    c = spec.connections
+    fwd = np.flatnonzero(c["model"] == list(spec.synapse_models).index("plastic"))
+    bwd = np.flatnonzero(c["model"] == list(spec.synapse_models).index("plastic_backward"))
+    key = lambda idx, a, b: np.argsort(c[a][idx] * spec.n_units + c[b][idx])
+    w_fwd = net.synapse_states(fwd)["weight"][key(fwd, "pre", "post")]
+    w_bwd = net.synapse_states(bwd)["weight"][key(bwd, "post", "pre")]
+    np.testing.assert_array_equal(w_fwd, w_bwd)
+    ref = ReferenceNetwork(spec)
+    ref.run(799, record=())
+    np.testing.assert_allclose(net.synapse_states(fwd)["weight"], ref.synapses["weight"][fwd], rtol=0, atol=1e-10)
+
+
+def test_wrong_wiring_of_lanes_raises(kernel):
+    three = nest.Create("gle_neuron", 2, {"lanes": 3})
+    one = nest.Create("gle_neuron")
+    with pytest.raises(nest.NESTError, match="the source has 3 lanes, the target 1"):
+        nest.Connect(three[0], one, syn_spec={"synapse_model": "gle_synapse"})
+    for model in ("rate_connection_delayed", "eprop_learning_signal_connection"):
+        with pytest.raises(nest.NESTError, match=r"has 3 lanes: NEST's .* carries one lane"):
+            nest.Connect(three[0], three[1], syn_spec={"synapse_model": model, "receptor_type": 1})
+    lin = nest.Create("lin_rate_ipn")
+    with pytest.raises(nest.NESTError, match="has 3 lanes"):
+        nest.Connect(three[0], lin, syn_spec={"synapse_model": "rate_connection_delayed"})
+    with pytest.raises(nest.NESTError, match=r"recorded_lane must be in \[0, lanes - 1\] = \[0, 2\]; got 3"):
+        three.set({"recorded_lane": 3})
+    with pytest.raises(nest.NESTError, match="u needs one value per lane \\(3\\); got 2"):
+        three[0].set({"u": [0.1, 0.2]})
+    with pytest.raises(nest.NESTError, match="all GLE neurons of a kernel must have the same number of lanes"):
+        nest.Simulate(1.0)
+    nest.ResetKernel()
+    pygle_nest.install()
+    three = nest.Create("gle_neuron", 2, {"lanes": 3})
+    three[0].set({"u": [0.1, 0.2, 0.3]})
+    assert list(three[0].get("u")) == [0.1, 0.2, 0.3]
+    nest.Connect(three[0], three[1], syn_spec={"synapse_model": "gle_synapse"})
+    nest.Simulate(1.0)
+    with pytest.raises(nest.NESTError, match="lanes can only be set before the first Simulate"):
+        three.set({"lanes": 2})
+    with pytest.raises(ValueError, match="lanes must be an integer >= 1"):
+        NetworkSpec(resolution=0.1, lanes=0)
