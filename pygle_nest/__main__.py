@@ -31,11 +31,12 @@ def main(argv=None):
     d.add_argument("--seed", type=int, default=1, help="seed of the student's initial values and the input")
     d.add_argument("--out", default="results/lagline", help="prefix of the .png and .json written")
     t = sub.add_parser("train", help="train a GLE classifier online (default: MNIST-1D, the paper's network)",
-                       description="Online training in NEST, one sample after another, tested after every "
-                                   "epoch with plasticity off. Writes OUT.png (learning curve), OUT.json and "
-                                   "the checkpoint OUT.ckpt.npz.")
+                       description="Training in NEST by the paper's protocol (--lanes samples at a time, "
+                                   "Adam every step, reduce-on-plateau), tested after every epoch with "
+                                   "plasticity off. Writes OUT.png (learning curve), OUT.json and the "
+                                   "checkpoint OUT.ckpt.npz.")
     _add_config_arguments(t)
-    t.add_argument("--epochs", type=int, default=1, help="epochs in all, counting resumed ones (default 1)")
+    t.add_argument("--epochs", type=int, default=150, help="epochs in all, counting resumed ones (default 150)")
     t.add_argument("--hours", type=float,
                    help="stop before an epoch that would end past this much time (judged by the last epoch)")
     t.add_argument("--out", default="results/train", help="prefix of the files written (default results/train)")
@@ -80,8 +81,16 @@ def _add_config_arguments(parser):
     for key, kind, text in (("train", int, "training samples used"), ("test", int, "test samples used"),
                             ("resolution", float, "ms per sequence point"), ("layers", int, "hidden layers"),
                             ("output_tau", float, "tau_m = tau_r of the output units (ms)"),
+                            ("lanes", int, "samples at a time, through the shared weights (the paper's batch)"),
                             ("optimizer", str, "plain, momentum or adam"),
-                            ("lr", float, "learning rate of weights and biases (per step)"),
+                            ("lr", float, "initial learning rate of weights and biases (per step)"),
+                            ("rate_lag", int, "1: the error of step n learns with the rate of step n - 1 (the "
+                                              "paper's scheme); 0: with the rate of step n"),
+                            ("patience", int, "epochs without improvement before the plateau schedule lowers the rate"),
+                            ("factor", float, "the plateau schedule's factor"),
+                            ("plateau_on", str, "the loss the schedule watches: test (as the paper) or validation"),
+                            ("validation", int, "training samples held out for --plateau-on validation"),
+                            ("lr_floor", float, "stop once the schedule has brought the rate below this"),
                             ("seed", int, "initial weights and the order of the samples")):
         parser.add_argument("--" + key.replace("_", "-"), type=kind, default=CONFIG[key],
                             help=f"{text} (default {CONFIG[key]})")

@@ -34,7 +34,7 @@ WHEEL_CXXFLAGS = "-fopenmp -O3 -fno-math-errno -DNDEBUG -std=c++20 -fPIC -D_GLIB
 # NumPy reference does, op for op. A checkpoint delivers its last slice with the reference's
 # equations and resumes bit for bit only then; compilers fuse by default where the CPU
 # baseline has FMA (aarch64, or x86-64 with -march).
-EXTRA_CXXFLAGS = "-ffp-contract=off"
+EXTRA_CXXFLAGS = "-ffp-contract=off -fno-semantic-interposition"
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MODELS_DIR = REPO_ROOT / "nestml_models"

@@ -127,11 +127,15 @@ class Network:
 
     resolution: the NEST resolution (ms); gamma: how strongly errors nudge the membranes;
     seed: initial weights, random connectivity and random feedback weights; microcircuit:
-    representation and error neurons as separate NEST neurons (see the module docstring).
+    representation and error neurons as separate NEST neurons (see the module docstring);
+    lanes: parallel input streams through the shared connections (the paper's batch; one
+    weight per connection, one state per unit and lane).
     """
 
-    def __init__(self, resolution=0.1, gamma=0.0, seed=0, microcircuit=False):
-        self.spec = NetworkSpec(resolution=resolution)
+    def __init__(self, resolution=0.1, gamma=0.0, seed=0, microcircuit=False, lanes=1):
+        if microcircuit and lanes != 1:
+            raise ValueError(f"lanes must be 1 in the microcircuit mode; got {lanes}")
+        self.spec = NetworkSpec(resolution=resolution, lanes=lanes)
         self.gamma = gamma
         self.microcircuit = bool(microcircuit)
         self.rng = np.random.default_rng(seed)
@@ -201,8 +205,9 @@ class Network:
         "transposed" (the backward twin: exact W^T, learning alike), "random" (fixed random
         weights B in frozen twins: feedback alignment) or "none".
 
-        weights: None (normal, sd 1/sqrt(pre.size)), a number, or one value per connection;
-        FromMatrixConnector brings its own. delay, feedback_delay: ms (default: one step).
+        weights: None (normal, sd 1/sqrt(pre.size)), "uniform" (U(+-1/sqrt(pre.size)), the usual
+        dense-layer default), a number, or one value per connection; FromMatrixConnector brings
+        its own. delay, feedback_delay: ms (default: one step).
         plasticity: gle_synapse common properties (optimizer, eta, ...); learning=False for fixed weights.
         """
         if feedback not in FEEDBACK:
@@ -215,6 +220,10 @@ class Network:
             w = np.asarray(connector.matrix, dtype=float)[i, j]
         elif weights is None:
             w = self.rng.normal(0.0, 1.0 / np.sqrt(pre.size), len(i))
+        elif isinstance(weights, str):
+            if weights != "uniform":
+                raise ValueError(f"weights must be None, 'uniform', a number or one value per connection; got {weights!r}")
+            w = self.rng.uniform(-1.0, 1.0, len(i)) / np.sqrt(pre.size)
         else:
             w = np.asarray(weights, dtype=float).ravel()
             if w.size not in (1, len(i)):

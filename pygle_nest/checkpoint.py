@@ -11,9 +11,10 @@ loaded network continues as the saved one would have:
   (:meth:`~pygle_nest.reference.ReferenceNetwork.deliver`): the plastic connections learn from
   them and what they transmit is added to the units' pending inputs. Static connections
   transmit with the weights of the spec.
-- the units' pending inputs (delays > 1 step, stream values) are saved and put back;
+- the units' pending inputs (delays > 1 step, stream values) are saved and put back, and so
+  are the values they sent in the last step (lanes and units alike);
 - Adam's step count continues (``step_offset`` of units and plastic models);
-- the network's input streams continue where they were.
+- the network's input streams and lane inputs continue where they were.
 """
 
 import json
@@ -28,7 +29,7 @@ from .parameters import RECEPTORS
 from .reference import RECORDABLES, SYNAPSE_STATES, ReferenceNetwork
 
 #: The layout of the files written here; a file of another layout is refused with a message.
-FORMAT = 2
+FORMAT = 3
 
 #: gle_neuron states saved (all but the per-step inputs, which are recomputed every step).
 UNIT_STATES = tuple(k for k in RECORDABLES if k not in ("I_fwd", "I_bwd", "y"))
@@ -40,28 +41,41 @@ def _plastic(spec):
 
 
 def _signature(spec):
-    return {"units": spec.n_units, "connections": len(spec.connections["pre"]),
+    return {"units": spec.n_units, "lanes": spec.lanes, "connections": len(spec.connections["pre"]),
             "resolution": spec.resolution, "plastic": len(_plastic(spec))}
 
 
 def state(net):
-    """The state a checkpoint holds, {name: array} (see the module docstring), on every rank."""
+    """The state a checkpoint holds, {name: array} (see the module docstring), on every rank.
+    Per-lane unit states are lanes x units (units with one lane)."""
     nest_net = getattr(net, "nest", net)
     spec = nest_net.spec
     plastic = _plastic(spec)
+    n, lanes = spec.n_units, spec.lanes
     units = nest_net.unit_states(UNIT_STATES)
-    channels = nest_net.unit_arrays(("pending_inputs", "sent_rates", "sent_errors"))
+    channels = nest_net.unit_arrays(("pending_inputs", "sent_rates", "sent_errors", "sent_before",
+                                     "sent_errors_before"))
     ref = ReferenceNetwork(spec)
     for key, values in nest_net.synapse_states(plastic).items():
         ref.synapses[key][plastic] = values
     steps = nest_net.steps
-    unsent = channels["sent_rates"].shape[1]
-    pending = channels["pending_inputs"]  # port by port; empty before the first step
-    pending = pending.reshape(spec.n_units, len(RECEPTORS), pending.shape[1] // len(RECEPTORS))
+    unsent = channels["sent_rates"].shape[1] // lanes
+
+    def lane_first(values, rows):  # units x (rows x lanes) -> rows [x lanes] x units
+        out = values.reshape(n, rows, lanes).transpose(1, 2, 0)
+        return out if lanes > 1 else out[:, 0]
+
+    sent = np.stack([lane_first(channels[k], unsent) for k in ("sent_rates", "sent_errors")], axis=-2)
+    before = np.stack([lane_first(channels[k], 1 if steps else 0).reshape(ref.lanes + (n,)) if steps else
+                       np.zeros(ref.lanes + (n,)) for k in ("sent_before", "sent_errors_before")], axis=-2)
+    pending = channels["pending_inputs"]  # port by port, step by step, lane by lane; empty before the first step
+    pending = pending.reshape(n, len(RECEPTORS), pending.shape[1] // (len(RECEPTORS) * lanes), lanes)
     ahead = max(pending.shape[2], spec.max_delay)
-    delivered = ref.deliver(steps - unsent, channels["sent_rates"].T, channels["sent_errors"].T, ahead)
-    pending = np.pad(pending, ((0, 0), (0, 0), (0, ahead - pending.shape[2]))) + delivered.transpose(2, 0, 1)
-    return {"steps": np.array(steps), "pending_inputs": pending,
+    delivered = ref.deliver(steps - unsent, sent, before, ahead).reshape(len(RECEPTORS), ahead, lanes, n)
+    pending = np.pad(pending, ((0, 0), (0, 0), (0, ahead - pending.shape[2]), (0, 0))) + delivered.transpose(3, 0, 1, 2)
+    last = sent[-1] if unsent else before  # what the units sent in the last step: rates, errors
+    return {"steps": np.array(steps), "pending_inputs": pending.reshape(n, -1),
+            "last_sent": np.moveaxis(np.asarray(last).reshape(lanes, 2, n), -1, 0).transpose(0, 2, 1).reshape(n, -1),
             **{"syn_" + k: ref.synapses[k][plastic] for k in SYNAPSE_STATES},
             **{"unit_" + k: v for k, v in units.items()}}
 
@@ -104,10 +118,12 @@ def load(net, path):
             raise ValueError(f"the checkpoint {path} is of another network: {meta['signature']} "
                              f"!= {_signature(spec)}")
         nest_net.set_synapse_states(_plastic(spec), **{k: data["syn_" + k] for k in SYNAPSE_STATES})
-        pending = data["pending_inputs"].reshape(spec.n_units, -1)
-        nest_net.set_unit_states({"pending_inputs": pending, **{k: data["unit_" + k] for k in UNIT_STATES}})
+        units = {k: data["unit_" + k].T if data["unit_" + k].ndim == 2 else data["unit_" + k] for k in UNIT_STATES}
+        nest_net.set_unit_states({"pending_inputs": data["pending_inputs"], "last_sent": data["last_sent"], **units})
         steps = int(data["steps"])
     nest_net.set_step_offset(steps)
     if nest_net.streams is not None:  # the spec's streams go on from step `steps`
         nest_net.streams.set([stream_amplitudes(x[min(steps, len(x) - 1):], spec.resolution) for x in spec.streams])
+    for unit, (_, first_step, _) in spec.lane_inputs.items():  # and so do its lane inputs
+        nest_net.units[unit].set({"lane_inputs_start": first_step - steps})
     return meta["position"]

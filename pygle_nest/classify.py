@@ -1,12 +1,22 @@
-"""Sequence classification with a layered GLE network, trained online in NEST: the paper's
-MNIST-1D task (gle.md section 5, third row) or any data set of labelled sequences. What
-``python -m pygle_nest train`` and ``evaluate`` run.
+"""Sequence classification with a layered GLE network trained in NEST: the paper's MNIST-1D
+task or any data set of labelled sequences. What ``python -m pygle_nest train`` and
+``evaluate`` run.
 
 The network (defaults: the paper's 14,956-parameter MNIST-1D network): an input relay per
 input channel; ``layers`` hidden layers made of time-constant groups, the first linear, the
-others tanh; a linear output unit per class with cross-entropy (beta = 1, gamma = 0). Every
-projection all-to-all with transposed feedback; weights and biases learn with one optimizer.
-Prediction: argmax of the output summed over the sequence.
+others tanh; a linear output unit per class with cross-entropy (beta = 1, gamma = 0), tau_m =
+tau_r = ``output_tau``. Every projection all-to-all with transposed feedback; weights and biases
+start uniform in +-1/sqrt(fan_in) and learn with one optimizer at every step. Prediction:
+argmax of the output summed over the sequence.
+
+The protocol (defaults: the paper's): ``lanes`` samples at a time through the shared weights
+(the paper's batch of 100 parallel streams; states are never reset), Adam at ``lr`` every step
+on the lane mean of e r, the rate of the step before paired with the error (``rate_lag`` 1, the
+paper's scheme), and a reduce-on-plateau schedule (``patience``, ``factor``) stepped once per
+epoch on the test loss (``plateau_on`` "test", as the paper, which has no validation split) or
+on the loss of a validation split held out of the training data (``plateau_on`` "validation",
+the last ``validation`` training samples). Training stops after ``epochs`` or once the
+schedule has brought the rate below ``lr_floor``.
 """
 
 import time
@@ -18,7 +28,7 @@ from .builder import Group, Network
 from .build import cache_dir
 from .results import pyplot, write_figure, write_json
 
-#: The paper's MNIST-1D set-up (learning rates: the ones of this project's online runs).
+#: The paper's MNIST-1D set-up.
 CONFIG = {
     "data": "mnist1d",          # "mnist1d" (generated locally) or a .npz with x_train, y_train, x_test, y_test
     "train": 4000,              # samples used (at most)
@@ -26,9 +36,16 @@ CONFIG = {
     "resolution": 0.2,          # ms per sequence point
     "layers": 6,
     "groups": [[18, 0.6, 0.2], [18, 1.2, 0.2], [17, 1.2, 1.2]],  # per layer: (n, tau_m, tau_r)
-    "output_tau": 0.2,          # tau_m = tau_r of the output units
+    "output_tau": 1.2,          # tau_m = tau_r of the output units
+    "lanes": 100,               # samples at a time (parallel streams through the shared weights)
     "optimizer": "adam",
-    "lr": 1e-5,                 # per step of the weights and biases
+    "lr": 1e-3,                 # per step, of the weights and biases
+    "rate_lag": 1,              # 1: e(n) with r(n - 1), the paper's scheme; 0: e(n) with r(n)
+    "patience": 2,              # reduce-on-plateau: epochs without improvement before the rate falls
+    "factor": 0.5,              # ... by this factor
+    "plateau_on": "test",       # the loss the schedule watches: "test" (the paper) or "validation"
+    "validation": 500,          # training samples held out for plateau_on "validation"
+    "lr_floor": 1e-6,           # stop once the schedule has brought the rate below this
     "seed": 0,
 }
 
@@ -87,16 +104,22 @@ def network(config, n_inputs, n_classes, threads=1):
     nest.verbosity = nest.VerbosityLevel.ERROR
     nest.local_num_threads = threads
     lr, opt = config["lr"], config["optimizer"]
-    net = Network(resolution=config["resolution"], gamma=0.0, seed=config["seed"])
+    net = Network(resolution=config["resolution"], gamma=0.0, seed=config["seed"], lanes=config["lanes"])
+    rng = np.random.default_rng(config["seed"] + 1)
+
+    def biases(n, fan_in):  # uniform in +-1/sqrt(fan_in), as the weights
+        return rng.uniform(-1.0, 1.0, n) / np.sqrt(fan_in)
+
     layers = [net.input("x", n_inputs)]
     groups = [Group(int(n), float(tm), float(tr)) for n, tm, tr in config["groups"]]
+    width = sum(g.n for g in groups)
     for k in range(config["layers"]):
         layers.append(net.layer(f"h{k + 1}", groups, activation="linear" if k == 0 else "tanh", eta_bias=lr,
-                                optimizer=opt))
+                                optimizer=opt, bias=biases(width, layers[-1].size)))
     layers.append(net.output("y", n_classes, loss="cross_entropy", beta=1.0, tau_m=config["output_tau"],
-                             eta_bias=lr, optimizer=opt))
+                             eta_bias=lr, optimizer=opt, bias=biases(n_classes, layers[-1].size)))
     for below, above in zip(layers[:-1], layers[1:]):
-        net.project(below, above, optimizer=opt, eta=lr)
+        net.project(below, above, optimizer=opt, eta=lr, rate_lag=config["rate_lag"], weights="uniform")
     net.build()
     return net
 
@@ -110,48 +133,85 @@ def network_and_data(config, threads=1):
 
 def train(config, epochs, hours=None, out="results/train", checkpoint=None, checkpoint_every=500, resume=False,
           threads=1):
-    """Train online for `epochs` (or as many as end within `hours`, judged by the last one), test after
-    every epoch (plasticity off); writes out.png (learning curve) and out.json after every epoch
-    and a checkpoint (default: out.ckpt.npz). Returns the learning curve."""
+    """Train for `epochs` (or as many as end within `hours`, judged by the last one, or until the
+    plateau schedule brings the rate below lr_floor), test after every epoch (plasticity off);
+    writes out.png (learning curve) and out.json after every epoch and a checkpoint (default:
+    out.ckpt.npz). Returns the learning curve."""
     from .parallel import is_root
-    from .training import Trainer
+    from .training import PlateauSchedule, Trainer
 
     net, (x, y, x_test, y_test) = network_and_data(config, threads)
+    if config["plateau_on"] not in ("test", "validation"):
+        raise ValueError(f"plateau_on must be 'test' or 'validation'; got {config['plateau_on']!r}")
+    x_val = y_val = None
+    if config["plateau_on"] == "validation":
+        n_val = config["validation"]
+        if not (isinstance(n_val, int) and 1 <= n_val < len(x)):
+            raise ValueError(f"validation must be an integer in [1, {len(x) - 1}] (training samples held out); "
+                             f"got {n_val!r}")
+        x, y, x_val, y_val = x[:-n_val], y[:-n_val], x[-n_val:], y[-n_val:]
     out = Path(out)
     checkpoint = Path(checkpoint) if checkpoint else out.with_name(out.name + ".ckpt.npz")
-    extra = {"config": config, "curve": []}
+    schedule = PlateauSchedule(config["lr"], config["patience"], config["factor"])
+    extra = {"config": config, "curve": [], "schedule": schedule.state()}
     trainer = Trainer(net)
     last = [time.time()]
 
     def after_epoch(history):
         accuracy, cost = trainer.evaluate(x_test, y_test)
+        entry = {"epoch": len(history), "lr": schedule.rate, "online_accuracy": history[-1][0],
+                 "online_loss": history[-1][1], "test_accuracy": accuracy, "test_loss": cost}
+        if x_val is not None:
+            entry["validation_accuracy"], entry["validation_loss"] = trainer.evaluate(x_val, y_val)
         now = time.time()
         epoch_hours = (now - last[0]) / 3600
-        spent = (extra["curve"][-1]["hours"] if extra["curve"] else 0.0) + epoch_hours
+        entry["hours"] = (extra["curve"][-1]["hours"] if extra["curve"] else 0.0) + epoch_hours
         last[0] = now
-        extra["curve"].append({"epoch": len(history), "hours": spent, "train_accuracy": history[-1][0],
-                               "train_loss": history[-1][1], "test_accuracy": accuracy, "test_loss": cost})
+        extra["curve"].append(entry)
+        trainer.set_learning_rate(schedule.step(entry["validation_loss" if x_val is not None else "test_loss"]))
+        extra["schedule"] = schedule.state()
         if is_root():
-            c = extra["curve"][-1]
-            print(f"epoch {c['epoch']}: train {c['train_accuracy']:.3f} (loss {c['train_loss']:.3f}), "
-                  f"test {accuracy:.3f} (loss {cost:.3f}), {c['hours']:.2f} h", flush=True)
+            print(f"epoch {entry['epoch']}: online {entry['online_accuracy']:.3f} (loss {entry['online_loss']:.3f}), "
+                  f"test {accuracy:.3f} (loss {cost:.3f}), lr {entry['lr']:.2g}, {entry['hours']:.2f} h", flush=True)
             write_results(extra, out)
-        return hours is not None and spent + epoch_hours > hours  # the next epoch would end too late
+        too_late = hours is not None and entry["hours"] + epoch_hours > hours  # the next epoch would end too late
+        return too_late or schedule.rate < config["lr_floor"]
 
+    if resume:
+        from . import checkpoint as checkpoints
+        schedule.restore(checkpoints.position(checkpoint)["extra"]["schedule"])
+        trainer.set_learning_rate(schedule.rate)
     trainer.train(x, y, epochs=epochs, rng=np.random.default_rng(config["seed"]), checkpoint=checkpoint,
                   checkpoint_every=checkpoint_every, resume=resume, after_epoch=after_epoch, extra=extra)
     return extra["curve"]
 
 
+#: The paper's mean test accuracy per epoch on MNIST-1D (10 seeds; Ellenberger et al. 2024, Fig. 8d)
+PUBLISHED_MNIST1D = {1: 0.135, 3: 0.219, 5: 0.377, 10: 0.458, 20: 0.512, 30: 0.608, 50: 0.877, 75: 0.915,
+                     150: 0.917}
+
+
 def write_results(extra, out):
     curve = extra["curve"]
     plt = pyplot()
-    fig, ax = plt.subplots(figsize=(6, 4), constrained_layout=True)
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 4), constrained_layout=True)
     epochs = [c["epoch"] for c in curve]
-    ax.plot(epochs, [c["train_accuracy"] for c in curve], "o-", label="train (online, plasticity on)")
-    ax.plot(epochs, [c["test_accuracy"] for c in curve], "o-", label="test (plasticity off)")
+    ax.plot(epochs, [c["test_accuracy"] for c in curve], "o-", ms=3, label="test (plasticity off)")
+    if "validation_accuracy" in curve[0]:
+        ax.plot(epochs, [c["validation_accuracy"] for c in curve], "o-", ms=3, label="validation (plasticity off)")
+    ax.plot(epochs, [c["online_accuracy"] for c in curve], ".-", ms=3, alpha=0.6,
+            label="online (while learning, label shown)")
+    if extra["config"]["data"] == "mnist1d":
+        ax.plot(list(PUBLISHED_MNIST1D), list(PUBLISHED_MNIST1D.values()), "k*--", label="published (mean of 10 seeds)")
     ax.set(xlabel="epoch", ylabel="accuracy", title=f"{extra['config']['data']}, GLE in NEST", ylim=(0, 1))
-    ax.legend()
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.legend(fontsize=8)
+    bx.semilogy(epochs, [c["test_loss"] for c in curve], "o-", ms=3, label="test loss")
+    bx.semilogy(epochs, [c["online_loss"] for c in curve], ".-", ms=3, label="online loss")
+    bx.semilogy(epochs, [c["lr"] for c in curve], "k:", label="learning rate")
+    bx.set(xlabel="epoch", title="loss and learning rate")
+    bx.xaxis.get_major_locator().set_params(integer=True)
+    bx.legend(fontsize=8)
     write_figure(fig, Path(out).with_suffix(".png"), dpi=100)
     write_json({"config": extra["config"], "curve": curve}, Path(out).with_suffix(".json"))
 

@@ -1,11 +1,15 @@
-"""Online training and evaluation of a built :class:`~pygle_nest.builder.Network` in NEST.
+"""Training and evaluation of a built :class:`~pygle_nest.builder.Network` in NEST, one batch of
+samples at a time: a network of B lanes takes B samples at once, one per lane, through its
+shared connections (the paper's parallel streams); B = 1 is online learning, one sample after
+another.
 
-Samples (sequences) are streamed one after another into one running simulation: for each
-sample the input and target generators get the sample's values for its time window, then NEST
-runs the window (``nest.Prepare`` once, ``nest.Run`` per sample, no per-step Python loop). States
-are not reset between samples. Evaluation switches plasticity off (weights, biases and time
+For each batch the input units and the output units get the samples' values and targets as
+lane inputs (``lane_inputs`` of gle_neuron, one row of lanes per step), then NEST runs the
+batch's steps (``nest.Prepare`` once, ``nest.Run`` per batch, no per-step Python loop). States
+are not reset between batches. Evaluation switches plasticity off (weights, biases and time
 constants stay as they are); a sample's prediction is the argmax of the output rates summed
-over the sample.
+over the sample. Accuracies measured while learning, with the label shown, are reported as
+"online" accuracies: they are not training accuracies of the network.
 """
 
 import sys
@@ -13,60 +17,68 @@ import sys
 import numpy as np
 
 from . import checkpoint as checkpoints
-from .nest_backend import gathered_status, stream_amplitudes
+from .nest_backend import gathered_status
 from .parallel import is_root
+from .parameters import RECEPTORS
 
 PLASTIC_UNIT_RATES = ("eta_bias", "eta_tau")
 
 
 class Trainer:
-    """Streams samples through a built network; the network must have one input and one output
+    """Streams batches through a built network; the network must have one input and one output
     population."""
 
     def __init__(self, net):
-        import nest
-
         if net.nest is None:
             raise ValueError("build the network first (net.build())")
-        (self.input_name, inputs), = net.inputs.items()
-        (self.output_name, targets), = net.targets.items()
+        (self.input_name, _), = net.inputs.items()
+        (self.output_name, _), = net.targets.items()
         self.net = net
+        self.inputs = net.populations[self.input_name]
         self.output = net.populations[self.output_name]
-        streams = net.nest.streams
-        self.input_generators = streams[[int(k) for k in inputs]]
-        self.target_generators = streams[[int(k) for k in targets]]
+        self.lanes = net.spec.lanes
         self.h = net.spec.resolution
-        self.step = int(round(nest.biological_time / self.h))
         self.models = [p.model for p in net.projections] + \
                       [p.model + "_backward" for p in net.projections if p.feedback == "transposed"]
 
+    @property
+    def step(self):
+        """The kernel's step now (read when needed: a Simulate elsewhere moves it)."""
+        import nest
+
+        return int(round(nest.biological_time / self.h))
+
     def _check(self, x, y=None):
+        """A batch as (steps x lanes x inputs) and its targets as (steps x lanes x outputs)."""
         x = np.asarray(x, dtype=float)
-        if x.ndim == 1:
-            x = x[:, None]
-        n_in = len(self.input_generators)
-        if x.ndim != 2 or x.shape[1] != n_in or len(x) == 0:
-            raise ValueError(f"a sample's input must be (steps x {n_in}) with at least one step; got {x.shape}")
+        n_in, n_out, lanes = self.inputs.size, self.output.size, self.lanes
+        if lanes == 1 and x.ndim == 2:
+            x = x[:, None, :]
+        if x.ndim != 3 or x.shape[1:] != (lanes, n_in) or len(x) == 0:
+            raise ValueError(f"a batch's input must be (steps x {lanes} lanes x {n_in} inputs) with at least one step; "
+                             f"got {x.shape}")
         if not np.all(np.isfinite(x)):
             raise ValueError("a sample's input must be finite")
-        if y is not None:
-            y = np.broadcast_to(np.asarray(y, dtype=float), (len(x), len(self.target_generators)))
+        y = np.zeros((lanes, n_out)) if y is None else np.asarray(y, dtype=float)
+        y = np.broadcast_to(y if y.ndim == 3 else y.reshape(lanes, n_out), (len(x), lanes, n_out))
         return x, y
 
     def present(self, x, y=None):
-        """Stream one sample (steps x inputs) with its targets (steps x outputs, or one row held
-        for the whole sample; None: no target). Returns the output rates summed over the sample."""
+        """Stream one batch: x (steps x lanes x inputs; one lane: steps x inputs), y its targets
+        (lanes x outputs, held for the batch, or steps x lanes x outputs; None: no target).
+        Returns the output rates summed over the batch's steps, lanes x outputs."""
         import nest
 
         x, y = self._check(x, y)
-        n = len(x)
-        y = np.zeros((n, len(self.target_generators))) if y is None else y
-        self.input_generators.set([stream_amplitudes(x[:, k], self.h, self.step) for k in range(x.shape[1])])
-        self.target_generators.set([stream_amplitudes(y[:, k], self.h, self.step) for k in range(y.shape[1])])
+        first = self.step + 1  # read in the steps of this Run (each lane input a step ahead)
+        targets = self.output.nodes if self.output.error_nodes is None else self.output.error_nodes
+        for units, values, port in ((self.inputs.nodes, x, "fwd"), (targets, y, "target")):
+            units.set([{"lane_inputs": values[:, :, k].ravel().tolist(), "lane_inputs_port": RECEPTORS[port],
+                        "lane_inputs_start": first} for k in range(len(units))])
         self.output.nodes.set({"r_sum": 0.0})
-        nest.Run(n * self.h)
-        self.step += n
-        return gathered_status(self.output.nodes, ["r_sum"])["r_sum"]
+        nest.Run(len(x) * self.h)
+        sums = gathered_status(self.output.nodes, ["r_sum"])["r_sum"]
+        return sums.reshape(self.output.size, self.lanes).T
 
     def loss(self, mean_output, target):
         """The sample's cost of its mean output: cross-entropy of the softmax, or squared error."""
@@ -92,71 +104,94 @@ class Trainer:
             self._unit_rates = None
 
     def set_learning_rate(self, eta):
-        """The learning rate of all projections."""
+        """The learning rate of all projections and of the units' biases (where they learn)."""
         import nest
 
         for model in self.models:
             nest.SetDefaults(model, {"eta": float(eta)})
+        learning = np.flatnonzero(self.net.spec.units["eta_bias"] != 0)
+        if len(learning):
+            self.net.nest.units[learning.tolist()].set({"eta_bias": float(eta)})
 
-    def run(self, inputs, targets, train=True, after_sample=None):
-        """Stream all samples; returns per sample the output summed over the sample and its cost
-        (see loss). inputs: samples x steps (x inputs);
+    def batches(self, n):
+        """The batches of n samples: lanes samples each; a ragged last batch fills its empty lanes
+        with the batch's first samples again (their results are not counted)."""
+        for start in range(0, n, self.lanes):
+            taken = np.arange(start, min(start + self.lanes, n))
+            yield taken, np.resize(taken, self.lanes)
+
+    def run(self, inputs, targets, train=True, after_batch=None):
+        """Stream all samples, a batch at a time; returns per sample the output summed over the
+        sample and its cost (see loss). inputs: samples x steps (x inputs), all of one length;
         targets: samples x outputs (held over the sample) or samples x steps x outputs.
-        after_sample(done, sums, costs) is called after each sample with the lists so far."""
+        after_batch(done, sums, costs) is called after each batch with the lists so far."""
         import nest
 
         if len(inputs) == 0:
             raise ValueError("no samples: inputs is empty")
         if len(targets) != len(inputs):
             raise ValueError(f"{len(inputs)} samples but {len(targets)} targets")
+        lengths = {len(x) for x in inputs}
+        if len(lengths) != 1:
+            raise ValueError(f"the samples of a run must have one length (steps); got {sorted(lengths)}")
+        x_all = np.asarray(inputs, dtype=float)
+        x_all = x_all[:, :, None] if x_all.ndim == 2 else x_all
+        y_all = np.asarray(targets, dtype=float)
+        if x_all.ndim != 3 or x_all.shape[2] != self.inputs.size or x_all.shape[1] == 0:
+            raise ValueError(f"a sample's input must be (steps x {self.inputs.size}) with at least one step; "
+                             f"got {x_all.shape[1:]}")
+        if not np.all(np.isfinite(x_all)):
+            raise ValueError("a sample's input must be finite")
         self.set_learning(train)
         sums, errors = [], []
         nest.Prepare()
         try:
-            for x, y in zip(inputs, targets):
-                sums.append(self.present(x, y))
-                errors.append(self.loss(sums[-1] / len(x), y))
-                if after_sample is not None:
-                    after_sample(len(sums), sums, errors)
+            for taken, lanes in self.batches(len(x_all)):
+                y = y_all[lanes]
+                out = self.present(x_all[lanes].transpose(1, 0, 2), y.transpose(1, 0, 2) if y.ndim == 3 else y)
+                for k in range(len(taken)):
+                    sums.append(out[k])
+                    errors.append(self.loss(out[k] / x_all.shape[1], y_all[taken[k]]))
+                if after_batch is not None:
+                    after_batch(len(sums), sums, errors)
         finally:
             nest.Cleanup()
             self.set_learning(True)
         return np.array(sums), np.array(errors)
 
     def evaluate(self, inputs, labels):
-        """Accuracy (argmax of the summed output) with plasticity off; labels: class per sample."""
-        n_out = len(self.target_generators)
+        """Accuracy (argmax of the summed output) and mean cost with plasticity off; labels:
+        class per sample."""
+        n_out = self.output.size
         onehot = np.eye(n_out)[np.asarray(labels, dtype=int)]
         sums, errors = self.run(inputs, onehot, train=False)
         return float(np.mean(np.argmax(sums, axis=1) == labels)), float(np.mean(errors))
 
     def train(self, inputs, labels, epochs=1, rng=None, lr_schedule=None, verbose=True, checkpoint=None,
               checkpoint_every=0, resume=False, after_epoch=None, extra=None):
-        """Epochs of online training with shuffling; lr_schedule(epoch) -> learning rate.
-        Returns per epoch the training accuracy and mean cost.
+        """Epochs of training with shuffling, a batch of `lanes` samples at a time;
+        lr_schedule(epoch) -> learning rate. Returns per epoch the online accuracy (measured
+        while learning, the label shown) and mean cost.
 
         checkpoint: a path; the network's state and the position in the data are written there
-        after every epoch and every checkpoint_every samples. resume=True: load it first (into
-        this network, freshly built in a fresh kernel) and continue where it was: the run goes
-        on exactly as the one that wrote it would have.
+        after every epoch and every checkpoint_every samples (rounded up to whole batches).
+        resume=True: load it first (into this network, freshly built in a fresh kernel) and
+        continue where it was: the run goes on exactly as the one that wrote it would have.
         after_epoch(history): called after each epoch, before its checkpoint (it may evaluate);
         True stops the training. extra: a dict of the caller's (JSON values) that checkpoints
         keep; resume=True updates it with the saved one."""
-        import nest
-
         rng = np.random.default_rng(0) if rng is None else rng
         if checkpoint is None and (checkpoint_every or resume):
             raise ValueError("checkpoint_every and resume need a checkpoint path")
         if checkpoint_every < 0:
             raise ValueError(f"checkpoint_every must be >= 0 (0: after every epoch only); got {checkpoint_every}")
-        n_out = len(self.target_generators)
+        n_out = self.output.size
         labels = np.asarray(labels, dtype=int)
         # the position in the data: epoch, samples done, their order, summed outputs and costs
         at = {"epoch": 0, "sample": 0, "order": None, "sums": [], "errors": [], "history": []}
         extra = {} if extra is None else extra
         if resume:
             at = checkpoints.load(self.net, checkpoint)
-            self.step = int(round(nest.biological_time / self.h))
             rng.bit_generator.state = at.pop("rng")
             extra.update(at.pop("extra"))
 
@@ -172,17 +207,20 @@ class Trainer:
             done = at["sample"]
             at["sums"], at["errors"] = at["sums"][:done], at["errors"][:done]
             bar = ProgressBar(f"epoch {at['epoch'] + 1}/{epochs}", labels[order]) if verbose and is_root() else None
+            saved_at = [done]
 
-            def after_sample(k, sums, errors):
+            def after_batch(k, sums, errors):
                 at["sample"] = done + k
-                at["sums"].append(sums[-1].tolist())
-                at["errors"].append(errors[-1])
+                at["sums"] += [s.tolist() for s in sums[len(at["sums"]) - done:]]
+                at["errors"] += errors[len(at["errors"]) - done:]
                 if bar is not None:
                     bar(at["sums"], at["errors"])
-                if checkpoint is not None and checkpoint_every and (done + k) % checkpoint_every == 0 and done + k < len(order):
+                if checkpoint is not None and checkpoint_every and done + k - saved_at[0] >= checkpoint_every \
+                        and done + k < len(order):
+                    saved_at[0] = done + k
                     save()
 
-            self.run([inputs[k] for k in order[done:]], np.eye(n_out)[labels[order[done:]]], after_sample=after_sample)
+            self.run([inputs[k] for k in order[done:]], np.eye(n_out)[labels[order[done:]]], after_batch=after_batch)
             if bar is not None:
                 bar.close()
             accuracy = float(np.mean(np.argmax(at["sums"], axis=1) == labels[order]))
@@ -196,8 +234,43 @@ class Trainer:
         return [tuple(h) for h in at["history"]]
 
 
+class PlateauSchedule:
+    """Reduce-on-plateau: the rate is multiplied by `factor` when the monitored loss has not
+    improved (by more than the relative `threshold`) for more than `patience` epochs; the count
+    starts again after a reduction. As PyTorch's ReduceLROnPlateau (mode "min", relative
+    threshold, no cooldown), which the paper's runs used."""
+
+    def __init__(self, rate, patience=2, factor=0.5, threshold=1e-4):
+        if not rate > 0:
+            raise ValueError(f"rate must be > 0; got {rate}")
+        if not (isinstance(patience, (int, np.integer)) and patience >= 0):
+            raise ValueError(f"patience must be an integer >= 0; got {patience!r}")
+        if not 0 < factor < 1:
+            raise ValueError(f"factor must be in (0, 1); got {factor}")
+        self.rate, self.patience, self.factor, self.threshold = float(rate), int(patience), float(factor), threshold
+        self.best, self.bad_epochs = np.inf, 0
+
+    def step(self, loss):
+        """Account for one epoch's loss; returns the rate for the next epoch."""
+        if loss < self.best * (1 - self.threshold):
+            self.best, self.bad_epochs = loss, 0
+        else:
+            self.bad_epochs += 1
+            if self.bad_epochs > self.patience:
+                self.rate *= self.factor
+                self.bad_epochs = 0
+        return self.rate
+
+    def state(self):
+        return {"rate": self.rate, "best": self.best, "bad_epochs": self.bad_epochs}
+
+    def restore(self, state):
+        self.rate, self.best, self.bad_epochs = state["rate"], state["best"], state["bad_epochs"]
+
+
 class ProgressBar:
-    """A one-line progress bar with the running cost and accuracy (last 50 samples), on stderr."""
+    """A one-line progress bar with the running cost and online accuracy (last 50 samples), on
+    stderr."""
 
     def __init__(self, title, labels, width=30):
         self.title, self.labels, self.width = title, labels, width
@@ -212,7 +285,7 @@ class ProgressBar:
         recent = slice(max(0, done - 50), done)
         accuracy = np.mean(np.argmax(sums[recent], axis=1) == self.labels[recent])
         sys.stderr.write(f"\r{self.title} [{'#' * filled}{'.' * (self.width - filled)}] {done}/{total} "
-                         f"loss {np.mean(errors[recent]):.4f} accuracy {accuracy:.2f}")
+                         f"loss {np.mean(errors[recent]):.4f} online accuracy {accuracy:.2f}")
         sys.stderr.flush()
 
     def close(self):

@@ -100,8 +100,8 @@ def test_command_line_training_at_two_ranks_equals_two_threads_and_resumes_at_on
     resumed = train(1, 2, "resumed", "--epochs", "2", "--resume")
     curves = [json.loads((tmp_path / f"{name}.json").read_text())["curve"] for name in ("ranks", "threads", "resumed")]
     for curve in curves[1:]:
-        assert [(c["train_accuracy"], c["test_accuracy"]) for c in curve] == \
-            [(c["train_accuracy"], c["test_accuracy"]) for c in curves[0]]
+        assert [(c["online_accuracy"], c["test_accuracy"]) for c in curve] == \
+            [(c["online_accuracy"], c["test_accuracy"]) for c in curves[0]]
     for other in (threads, resumed):
         for key in ranks:
             np.testing.assert_allclose(other[key], ranks[key], rtol=0, atol=1e-12, err_msg=key)
