@@ -42,23 +42,29 @@ class LagLine:
     student_connections: np.ndarray  # forward plastic connections (relay -> 1, 1 -> 2)
 
 
-def lagline(n_steps, seed=0, dt=0.01, lr=3e-4, lr_tau=None, prospective_error=True, beta=0.01):
+def lagline(n_steps, seed=0, dt=0.01, lr=3e-4, lr_tau=None, prospective_error=True, beta=0.01, lanes=1,
+            tau_m_min=None):
     """The LagLine teacher and student; the student's initial w and tau_m are drawn from
-    U(0, 1) (tau_m at least 5 dt). Weights learn with Adam at the rate lr, tau_m at lr_tau
-    (default: lr)."""
+    U(0, 1) (tau_m at least tau_m_min, default 5 dt). Weights learn with Adam at the rate lr,
+    tau_m at lr_tau (default: lr). lanes > 1: as published, that many input streams, each a
+    square wave of its own random phase, through the one teacher and the one student."""
     rng = np.random.default_rng(seed)
-    spec = NetworkSpec(resolution=dt)
+    spec = NetworkSpec(resolution=dt, lanes=lanes)
+    tau_m_min = 5 * dt if tau_m_min is None else tau_m_min
     spec.add_synapse_model("lagline", optimizer="adam", eta=lr)
     tau_r = LAGLINE_TEACHER["tau_r"]
     # an identity relay (tau_m = tau_r: u_breve = input) turns the stream into a unit's rate, so
     # that the first student weight can be a plastic connection between units like the second
     relay = spec.add_units(1, tau_m=1.0, tau_r=1.0)
     teacher = spec.add_units(2, tau_m=LAGLINE_TEACHER["tau_m"], tau_r=tau_r, activation="softplus")
-    student = spec.add_units(2, tau_m=np.maximum(rng.uniform(0, 1, 2), 5 * dt), tau_r=tau_r,
+    student = spec.add_units(2, tau_m=np.maximum(rng.uniform(0, 1, 2), tau_m_min), tau_r=tau_r,
                              activation="softplus", gamma=1.0, beta=[0.0, beta], eta_tau=lr if lr_tau is None else lr_tau,
-                             optimizer="adam", tau_m_min=5 * dt, prospective_error=prospective_error)
-    x = spec.add_streams(square_wave(n_steps, dt, rng))
-    spec.connect_stream(x, relay, 1.0)
+                             optimizer="adam", tau_m_min=tau_m_min, prospective_error=prospective_error)
+    if lanes == 1:
+        x = spec.add_streams(square_wave(n_steps, dt, rng))
+        spec.connect_stream(x, relay, 1.0)
+    else:
+        spec.set_lane_inputs(relay[0], np.stack([square_wave(n_steps, dt, rng) for _ in range(lanes)], axis=1))
     spec.connect([relay[0], teacher[0]], teacher, LAGLINE_TEACHER["w"])
     w0 = rng.uniform(0, 1, 2)
     forward = spec.connect([relay[0], student[0]], student, w0, synapse="lagline")

@@ -6,7 +6,7 @@ import pytest
 import nest
 import pygle_nest as pg
 from pygle_nest import ReferenceNetwork
-from pygle_nest.training import Trainer
+from pygle_nest.training import PlateauSchedule, Trainer
 
 T = 30
 
@@ -19,16 +19,16 @@ def task(n, seed=0):
     return x, labels
 
 
-def network(eta=1e-3, eta_bias=0.0):
+def network(eta=1e-3, eta_bias=0.0, lanes=1, rate_lag=0):
     nest.ResetKernel()
     nest.verbosity = nest.VerbosityLevel.ERROR
-    net = pg.Network(resolution=0.1, seed=1)
+    net = pg.Network(resolution=0.1, seed=1, lanes=lanes)
     x = net.input("x", 1)
     h = net.layer("h", [pg.Group(6, 1.0, 1.0), pg.Group(6, 2.0, 0.5)], activation="tanh",
                   eta_bias=eta_bias, eta_tau=eta_bias, optimizer="adam")
     y = net.output("y", 2, loss="cross_entropy", beta=1.0)
-    net.project(x, h, optimizer="adam", eta=eta)
-    net.project(h, y, optimizer="adam", eta=eta)
+    net.project(x, h, optimizer="adam", eta=eta, rate_lag=rate_lag)
+    net.project(h, y, optimizer="adam", eta=eta, rate_lag=rate_lag)
     net.build()
     return net
 
@@ -89,3 +89,42 @@ def test_bad_data_is_rejected(inputs, targets, message):
     with pytest.raises(ValueError, match=message):
         trainer.run(inputs, targets)
     assert nest.biological_time == 0.0
+
+
+@pytest.mark.parametrize("lanes, rate_lag", [(3, 0), (4, 1)])
+def test_batches_of_lanes_equal_the_reference(lanes, rate_lag):
+    """7 samples in batches of `lanes` (the last one ragged: its empty lanes run the batch's first
+    samples again) train the network as the reference trains it on each lane's sequence of
+    samples; the sums returned are those of the samples' own lanes."""
+    x, labels = task(7)
+    net = network(eta=1e-2, eta_bias=1e-3, lanes=lanes, rate_lag=rate_lag)
+    trainer = Trainer(net)
+    sums, _ = trainer.run(x, np.eye(2)[labels])
+    assert sums.shape == (7, 2)
+    spec = net.spec
+    batches = [lanes_of for _, lanes_of in trainer.batches(7)]
+    series = np.concatenate([np.stack([x[k] for k in b], axis=1) for b in batches])  # steps x lanes
+    spec.set_lane_inputs(net.populations["x"].indices[0], series)
+    for k, unit in enumerate(net.populations["y"].indices):
+        spec.set_lane_inputs(unit, np.concatenate([np.repeat(np.eye(2)[labels[b], k][None], T, axis=0)
+                                                   for b in batches]), port="target")
+    ref = ReferenceNetwork(spec)
+    out = ref.run(len(batches) * T - 1, record=("r",))  # NEST delivers the last step's slice later
+    plastic = np.concatenate([np.r_[p.forward, p.backward] for p in net.projections])
+    np.testing.assert_allclose(net.nest.synapse_states(plastic)["weight"], ref.synapses["weight"][plastic],
+                               rtol=0, atol=1e-10)
+    r_out = np.concatenate([out["r"], ref.run(1, record=("r",))["r"]])[..., net.populations["y"].indices]
+    for k, b in enumerate(batches):
+        expected = r_out[k * T:(k + 1) * T].sum(axis=0)
+        got = sums[k * lanes:(k + 1) * lanes]
+        np.testing.assert_allclose(got, expected[:len(got)], rtol=0, atol=1e-10)
+
+
+def test_plateau_schedule_reduces_after_patience():
+    """As PyTorch's ReduceLROnPlateau (mode min, relative threshold 1e-4, no cooldown)."""
+    schedule = PlateauSchedule(1e-3, patience=2, factor=0.5)
+    losses = [1.0, 0.9, 0.95, 0.95, 0.95, 0.8, 0.85, 0.89995, 0.85, 0.7]
+    rates = [schedule.step(loss) for loss in losses]
+    assert rates == [1e-3, 1e-3, 1e-3, 1e-3, 5e-4, 5e-4, 5e-4, 5e-4, 2.5e-4, 2.5e-4]
+    with pytest.raises(ValueError, match=r"factor must be in \(0, 1\)"):
+        PlateauSchedule(1e-3, factor=1.5)
