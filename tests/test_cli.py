@@ -46,7 +46,11 @@ def test_train_resume_and_evaluate(tmp_path):
     assert [c["epoch"] for c in curve] == [1, 2] and out.with_suffix(".png").exists()
     proc = cli("evaluate", tmp_path / "run.ckpt.npz", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert json.loads(proc.stdout.strip().splitlines()[-1])["test_accuracy"] == curve[-1]["test_accuracy"]
+    # the network of the checkpoint, evaluated in this process, gives the same figures (the
+    # checkpoint is written after the epoch's test pass, whose states it holds: the curve's test
+    # figures came from the states before it)
+    accuracy, loss = classify.evaluate(tmp_path / "run.ckpt.npz")
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == {"test_accuracy": accuracy, "test_loss": loss}
 
 
 @pytest.mark.parametrize("change, message", [
