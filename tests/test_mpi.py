@@ -32,8 +32,8 @@ def launch(ranks, script, *args, timeout=600):
     return subprocess.run(cmd, cwd="/tmp", env=env, capture_output=True, text=True, timeout=timeout)
 
 
-def mpirun(ranks, threads, out):
-    proc = launch(ranks, SCRIPT, threads, out)
+def mpirun(ranks, threads, out, *args):
+    proc = launch(ranks, SCRIPT, threads, out, *args)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return dict(np.load(out))
 
@@ -47,6 +47,18 @@ def test_two_ranks_equal_two_threads(tmp_path):
     moved = np.abs(threads["syn_weight"] - ranks["syn_weight"]).max()
     assert np.isfinite(threads["r"]).all() and threads["r"].shape[0] == 1200
     assert np.ptp(threads["tau_m"]) > 1e-3 and moved <= 1e-12
+
+
+@pytest.mark.parametrize("lanes, rate_lag", [(3, 1), (16, 0)])
+def test_two_ranks_equal_two_threads_with_lanes(tmp_path, lanes, rate_lag):
+    """The same at 3 and 16 lanes: every lane's final states, the last lane's trajectories,
+    weights and optimizer states."""
+    threads = mpirun(1, 2, tmp_path / "threads.npz", lanes, rate_lag)
+    ranks = mpirun(2, 1, tmp_path / "ranks.npz", lanes, rate_lag)
+    assert threads["vps"] == ranks["vps"] == 2 and threads["lane_u"].shape[0] == lanes
+    for key in set(threads) - {"ranks", "vps"}:
+        np.testing.assert_allclose(ranks[key], threads[key], rtol=0, atol=1e-12, err_msg=key)
+    assert np.ptp(threads["lane_u"], axis=0).max() > 0.01  # the lanes differ
 
 
 def test_a_failing_rank_stops_all_ranks():

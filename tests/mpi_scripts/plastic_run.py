@@ -1,4 +1,4 @@
-"""Run a plastic GLE network for the MPI tests: python plastic_run.py THREADS OUT.npz
+"""Run a plastic GLE network for the MPI tests: python plastic_run.py THREADS OUT.npz [LANES [RATE_LAG]]
 
 The same script runs unchanged on one process and under mpirun; recordings and synapse states
 are gathered across ranks, and rank 0 writes them (atomically).
@@ -23,24 +23,27 @@ RECORD = ("u", "r", "err", "bias", "tau_m")
 
 def main():
     threads, out = int(sys.argv[1]), Path(sys.argv[2])
+    lanes, rate_lag = (int(a) for a in (sys.argv[3:] + ["1", "0"])[:2])
     spec = random_networks.layered(seed=8, sizes=(10, 10, 10, 4), fwd_delay=2, bwd_delay=3, stream_delay=2,
-                                   n_steps=N_STEPS, plasticity={"optimizer": "adam", "eta": 2e-4},
+                                   n_steps=N_STEPS, plasticity={"optimizer": "adam", "eta": 2e-4, "rate_lag": rate_lag},
                                    unit_learning={"eta_bias": 1e-3, "eta_tau": 1e-3, "optimizer": "adam",
-                                                  "tau_m_min": 0.3})
+                                                  "tau_m_min": 0.3}, lanes=lanes)
     nest.ResetKernel()
     nest.verbosity = nest.VerbosityLevel.ERROR
     nest.local_num_threads = threads
     net = nest_backend.create(spec)
+    net.units.set({"recorded_lane": lanes - 1})
     mm = net.multimeter(RECORD)
     for chunk in (400, 3, 398, N_STEPS - 801):
         nest.Simulate(chunk * spec.resolution)
     rec = nest_backend.recorded(mm, net.units)
     plastic = np.flatnonzero([spec.model_list()[m].plastic for m in spec.connections["model"]])
     states = net.synapse_states(plastic)
+    lanes_now = {"lane_" + k: v for k, v in net.unit_states(("u", "err")).items()}
     if is_root():
         partial = out.with_name(out.name + ".partial.npz")
         np.savez(partial, vps=nest.total_num_virtual_procs, ranks=nest.NumProcesses(),
-                 **rec, **{"syn_" + k: v for k, v in states.items()})
+                 **rec, **lanes_now, **{"syn_" + k: v for k, v in states.items()})
         os.replace(partial, out)
 
 
