@@ -87,6 +87,7 @@ def save(net, path, position=None):
     saved = state(nest_net)
     if is_root():
         path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_name(path.name + ".partial.npz")
         meta = json.dumps({"format": FORMAT, "signature": _signature(nest_net.spec), "position": position})
         np.savez(partial, meta=meta, **saved)

@@ -128,3 +128,10 @@ def test_resume_needs_a_fresh_kernel(tmp_path):
     nest.Simulate(1.0)
     with pytest.raises(ValueError, match="freshly built network"):
         checkpoint.load(net, tmp_path / "a.npz")
+
+
+def test_save_creates_missing_folders(tmp_path):
+    """python -m pygle_nest train died at its first checkpoint when results/ did not exist."""
+    net = network()
+    checkpoint.save(net, tmp_path / "results" / "deeper" / "run.ckpt.npz")
+    assert (tmp_path / "results" / "deeper" / "run.ckpt.npz").exists()

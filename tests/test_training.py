@@ -128,3 +128,14 @@ def test_plateau_schedule_reduces_after_patience():
     assert rates == [1e-3, 1e-3, 1e-3, 1e-3, 5e-4, 5e-4, 5e-4, 5e-4, 2.5e-4, 2.5e-4]
     with pytest.raises(ValueError, match=r"factor must be in \(0, 1\)"):
         PlateauSchedule(1e-3, factor=1.5)
+
+
+def test_a_simulation_between_trainer_and_training_is_no_stale_clock():
+    """The Trainer reads the kernel's step when it presents a batch: a Simulate in between moves
+    the inputs with it (before, they were scheduled in the past: outputs exactly 0, loss ln 2)."""
+    x, labels = task(4)
+    net = network()
+    trainer = Trainer(net)
+    nest.Simulate(5.0)
+    sums, costs = trainer.run(x, np.eye(2)[labels])
+    assert np.all(np.abs(sums) > 1e-3) and not np.allclose(costs, np.log(2))
