@@ -1,6 +1,7 @@
 """Command line: python -m pygle_nest {build,info,demo,train,evaluate} (see --help)."""
 
 import argparse
+import functools
 import json
 import sys
 
@@ -18,11 +19,12 @@ Under mpirun the same commands run on all ranks (files and output from rank 0)."
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m pygle_nest", epilog=EPILOG,
+    parser = argparse.ArgumentParser(prog="python -m pygle_nest", epilog=EPILOG, allow_abbrev=False,
                                      formatter_class=argparse.RawDescriptionHelpFormatter,
                                      description="GLE networks in NEST: build the extension module, run the demo, "
                                                  "train and evaluate sequence classifiers.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub.add_parser = functools.partial(sub.add_parser, allow_abbrev=False)  # --epoch is not --epochs
     b = sub.add_parser("build", help="build the NEST extension module from nestml_models/ (cached)")
     b.add_argument("--force", action="store_true", help="rebuild even if the cache is up to date")
     sub.add_parser("info", help="versions, the NEST in use, and the module path")
@@ -30,7 +32,7 @@ def main(argv=None):
     d.add_argument("--time", type=float, default=6000.0, help="duration in ms (default 6000)")
     d.add_argument("--seed", type=int, default=1, help="seed of the student's initial values and the input")
     d.add_argument("--out", default="results/lagline", help="prefix of the .png and .json written")
-    t = sub.add_parser("train", help="train a GLE classifier online (default: MNIST-1D, the paper's network)",
+    t = sub.add_parser("train", help="train a GLE classifier (default: MNIST-1D by the paper's protocol)",
                        description="Training in NEST by the paper's protocol (--lanes samples at a time, "
                                    "Adam every step, reduce-on-plateau), tested after every epoch with "
                                    "plasticity off. Writes OUT.png (learning curve), OUT.json and the "

@@ -262,6 +262,9 @@ class Network:
 
         if not self.projections:
             raise ValueError("the network has no projections")
+        if self.nest is not None:
+            raise ValueError("the network is built already (net.nest); to build it again, call nest.ResetKernel() "
+                             "and declare a new Network")
         self.nest = nest_backend.create(self.spec)
         for pop in self.populations.values():
             pop.nodes = self.nest.units[pop.indices[0]:pop.indices[-1] + 1]

@@ -93,3 +93,12 @@ def test_bad_configurations_are_rejected_before_nest(kernel, make, message):
     with pytest.raises(ValueError, match=message):
         make(net, a, b)
     assert nest.network_size == 0
+
+
+def test_building_twice_is_refused(kernel):
+    net = Network(resolution=0.1)
+    x, y = net.input("x", 1), net.output("y", 2)
+    net.project(x, y)
+    net.build()
+    with pytest.raises(ValueError, match="the network is built already"):
+        net.build()

@@ -82,3 +82,8 @@ def test_bad_groups_on_the_command_line(tmp_path):
 def test_bad_input_gives_a_message_not_a_traceback(tmp_path):
     proc = cli("train", "--data", tmp_path / "missing.npz", cwd=tmp_path)
     assert proc.returncode == 2 and "train: error: data: no file" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_abbreviated_options_are_refused(tmp_path):
+    proc = cli("train", "--epoch", "2", cwd=tmp_path)
+    assert proc.returncode == 2 and "unrecognized arguments: --epoch" in proc.stderr
