@@ -87,3 +87,23 @@ def test_bad_input_gives_a_message_not_a_traceback(tmp_path):
 def test_abbreviated_options_are_refused(tmp_path):
     proc = cli("train", "--epoch", "2", cwd=tmp_path)
     assert proc.returncode == 2 and "unrecognized arguments: --epoch" in proc.stderr
+
+
+def test_the_plateau_schedule_on_a_validation_split(tmp_path):
+    """plateau_on "validation": the last `validation` training samples are held out, evaluated
+    after every epoch, and their loss steps the schedule (patience 0: every epoch without
+    improvement halves the rate)."""
+    config = {**classify.CONFIG, "data": str(small_data(tmp_path / "data.npz")), "layers": 1,
+              "groups": [[4, 1.0, 0.5]], "resolution": 0.1, "lanes": 2, "train": 12, "test": 6,
+              "plateau_on": "validation", "validation": 4, "patience": 0, "lr": 0.3}
+    curve = classify.train(config, 4, out=tmp_path / "run")  # a rate this high makes the loss rise
+    assert [c["epoch"] for c in curve] == [1, 2, 3, 4] and "validation_accuracy" in curve[0]
+    # the rate of each epoch, from the validation losses before it (PyTorch's rule, patience 0)
+    expected, best = [0.3], np.inf
+    for c in curve[:-1]:
+        improved = c["validation_loss"] < best * (1 - 1e-4)
+        best = min(best, c["validation_loss"]) if improved else best
+        expected.append(expected[-1] if improved else expected[-1] * 0.5)
+    assert [c["lr"] for c in curve] == pytest.approx(expected) and min(expected) < 0.3
+    with pytest.raises(ValueError, match=r"validation must be an integer in \[1, 11\]"):
+        classify.train({**config, "validation": 12}, 1, out=tmp_path / "bad")
