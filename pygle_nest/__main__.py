@@ -51,8 +51,13 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         _run(args)
-    except (ValueError, FileNotFoundError) as err:  # bad input: the message, not a traceback
+    except (ValueError, FileNotFoundError, build_module.BuildError) as err:  # the message, not a traceback
         parser.exit(2, f"{parser.prog} {args.command}: error: {err}\n")
+    except KeyboardInterrupt:
+        hint = ""
+        if args.command == "train":
+            hint = f"; the checkpoint {args.out}.ckpt.npz holds the last saved state: continue with --resume --out {args.out}"
+        parser.exit(130, f"\n{parser.prog} {args.command}: interrupted{hint}\n")
     return 0
 
 

@@ -94,10 +94,31 @@ def save(net, path, position=None):
         os.replace(partial, path)
 
 
+NOT_A_CHECKPOINT = "is not a pygle-nest checkpoint (an .npz written by pygle_nest.checkpoint.save or train)"
+
+
+def _meta(data, path):
+    """The checkpoint's description; a ValueError for a file that is not a checkpoint."""
+    if "meta" not in data.files:
+        raise ValueError(f"{path} {NOT_A_CHECKPOINT}")
+    return json.loads(str(data["meta"]))
+
+
+def _open(path):
+    """The .npz file of a checkpoint; a ValueError for anything else (a .npy, a text file)."""
+    try:
+        data = np.load(path)
+    except (OSError, ValueError) as err:  # not a NumPy file at all
+        raise ValueError(f"{path} {NOT_A_CHECKPOINT}: {err}") from None
+    if not isinstance(data, np.lib.npyio.NpzFile):
+        raise ValueError(f"{path} {NOT_A_CHECKPOINT}")
+    return data
+
+
 def position(path):
     """The position saved in a checkpoint, without loading it."""
-    with np.load(path) as data:
-        return json.loads(str(data["meta"]))["position"]
+    with _open(path) as data:
+        return _meta(data, path)["position"]
 
 
 def load(net, path):
@@ -110,8 +131,8 @@ def load(net, path):
     if nest.biological_time != 0.0:
         raise ValueError("load a checkpoint into a freshly built network, before any simulation "
                          f"(the kernel is at {nest.biological_time} ms; call nest.ResetKernel() and build again)")
-    with np.load(path) as data:
-        meta = json.loads(str(data["meta"]))
+    with _open(path) as data:
+        meta = _meta(data, path)
         if meta.get("format") != FORMAT:
             raise ValueError(f"the checkpoint {path} has the layout {meta.get('format', 1)}; this version of "
                              f"pygle-nest reads layout {FORMAT} (write it again with this version)")

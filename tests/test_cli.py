@@ -107,3 +107,38 @@ def test_the_plateau_schedule_on_a_validation_split(tmp_path):
     assert [c["lr"] for c in curve] == pytest.approx(expected) and min(expected) < 0.3
     with pytest.raises(ValueError, match=r"validation must be an integer in \[1, 11\]"):
         classify.train({**config, "validation": 12}, 1, out=tmp_path / "bad")
+
+
+@pytest.mark.parametrize("make", ["npy", "data"])
+def test_evaluate_of_a_file_that_is_no_checkpoint(tmp_path, make):
+    """A .npy, or a data file given to evaluate: a message, not a traceback (KeyError 'meta')."""
+    path = tmp_path / "x.npy" if make == "npy" else small_data(tmp_path / "data.npz")
+    if make == "npy":
+        np.save(path, np.zeros(3))
+    proc = cli("evaluate", path, cwd=tmp_path)
+    assert proc.returncode == 2 and "is not a pygle-nest checkpoint" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_ctrl_c_leaves_a_hint_and_an_intact_checkpoint(tmp_path):
+    """SIGINT during training: exit 130 with the --resume hint, no traceback; the run resumes."""
+    import signal
+    import time
+
+    data = small_data(tmp_path / "data.npz")
+    out = tmp_path / "run"
+    env = dict(os.environ, PYNEST_QUIET="1")
+    proc = subprocess.Popen([sys.executable, "-m", "pygle_nest", "train", "--data", str(data), *SMALL,
+                             "--lanes", "1", "--epochs", "1000", "--checkpoint-every", "3", "--out", str(out)],
+                            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    ckpt = tmp_path / "run.ckpt.npz"
+    deadline = time.time() + 300
+    while not ckpt.exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr[-2000:]
+    assert "interrupted; the checkpoint" in stderr and "--resume" in stderr and "Traceback" not in stderr
+    resumed = cli("train", "--resume", "--epochs", "1", "--out", out, cwd=tmp_path)  # loads the checkpoint
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
