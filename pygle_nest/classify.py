@@ -85,12 +85,17 @@ def load_data(config):
     for (x, y), n, part in zip((arrays[:2], arrays[2:]), (config["train"], config["test"]), ("train", "test")):
         x, y = np.asarray(x, dtype=float)[:n], np.asarray(y)[:n]
         x = x[:, :, None] if x.ndim == 2 else x
+        if y.ndim != 1:
+            raise ValueError(f"data: y_{part} must hold one integer label per sample (not one-hot rows); "
+                             f"got shape {y.shape}")
         if x.ndim != 3 or len(x) == 0 or x.shape[1] == 0 or len(y) != len(x):
             raise ValueError(f"data: x_{part} must be samples x steps (x inputs) with one label per sample; "
                              f"got x {x.shape}, y {y.shape}")
         if not np.all(np.isfinite(x)) or not np.issubdtype(y.dtype, np.integer) or np.any(y < 0):
             raise ValueError(f"data: x_{part} must be finite and y_{part} integer labels >= 0")
         out += [x, y]
+    if out[0].shape[2] != out[2].shape[2]:
+        raise ValueError(f"data: x_train has {out[0].shape[2]} inputs per step, x_test {out[2].shape[2]}")
     return tuple(out)
 
 
@@ -104,6 +109,13 @@ def network(config, n_inputs, n_classes, threads=1):
     nest.verbosity = nest.VerbosityLevel.ERROR
     nest.local_num_threads = threads
     lr, opt = config["lr"], config["optimizer"]
+    if not (isinstance(lr, (int, float)) and np.isfinite(lr) and lr > 0):
+        raise ValueError(f"lr (--lr) must be a number > 0; got {lr!r}")
+    if not config["output_tau"] >= config["resolution"]:
+        raise ValueError(f"output_tau (--output-tau, {config['output_tau']} ms) must be >= the resolution "
+                         f"(--resolution, {config['resolution']} ms)")
+    if not (isinstance(config["lanes"], int) and config["lanes"] >= 1):
+        raise ValueError(f"lanes (--lanes) must be an integer >= 1; got {config['lanes']!r}")
     net = Network(resolution=config["resolution"], gamma=0.0, seed=config["seed"], lanes=config["lanes"])
     rng = np.random.default_rng(config["seed"] + 1)
 

@@ -142,3 +142,28 @@ def test_ctrl_c_leaves_a_hint_and_an_intact_checkpoint(tmp_path):
     assert "interrupted; the checkpoint" in stderr and "--resume" in stderr and "Traceback" not in stderr
     resumed = cli("train", "--resume", "--epochs", "1", "--out", out, cwd=tmp_path)  # loads the checkpoint
     assert resumed.returncode == 0, resumed.stderr[-2000:]
+
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"lr": -1.0}, r"lr \(--lr\) must be a number > 0; got -1.0"),
+    ({"resolution": 0.5, "output_tau": 0.2}, r"output_tau \(--output-tau, 0.2 ms\) must be >= the resolution"),
+    ({"lanes": 0}, r"lanes \(--lanes\) must be an integer >= 1"),
+])
+def test_options_are_named_in_messages(tmp_path, change, message):
+    """Before, --lr -1 said 'eta_bias must be >= 0' and --resolution 0.5 named tau_m of 'y'."""
+    config = {**classify.CONFIG, "data": str(small_data(tmp_path / "data.npz")), **change}
+    with pytest.raises(ValueError, match=message):
+        classify.network_and_data(config)
+
+
+def test_data_is_checked_before_training(tmp_path):
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "inputs.npz", x_train=rng.normal(size=(4, 5, 2)), y_train=np.arange(4) % 2,
+             x_test=rng.normal(size=(2, 5, 3)), y_test=np.arange(2))
+    with pytest.raises(ValueError, match="x_train has 2 inputs per step, x_test 3"):
+        classify.load_data(dict(classify.CONFIG, data=str(tmp_path / "inputs.npz")))
+    np.savez(tmp_path / "onehot.npz", x_train=np.zeros((2, 5)), y_train=np.eye(2, dtype=int), x_test=np.zeros((2, 5)),
+             y_test=np.arange(2))
+    with pytest.raises(ValueError, match="one integer label per sample .not one-hot rows."):
+        classify.load_data(dict(classify.CONFIG, data=str(tmp_path / "onehot.npz")))
