@@ -9,7 +9,7 @@ from .builder import (AllToAllConnector, FixedProbabilityConnector, FromMatrixCo
 from .module import install, module_path
 from .network import NetworkSpec
 from .parallel import stop_all_ranks_on_error
-from .parameters import ACTIVATIONS, LOSSES, RECEPTORS
+from .parameters import ACTIVATIONS, LOSSES, OPTIMIZERS, RECEPTORS, ROLES
 from .reference import ReferenceNetwork
 
 __version__ = "0.1.0"
@@ -17,4 +17,4 @@ __version__ = "0.1.0"
 stop_all_ranks_on_error()
 __all__ = ["install", "module_path", "Network", "Group", "AllToAllConnector", "OneToOneConnector",
            "FixedProbabilityConnector", "FromMatrixConnector", "NetworkSpec", "ReferenceNetwork", "ACTIVATIONS",
-           "LOSSES", "RECEPTORS", "__version__"]
+           "LOSSES", "OPTIMIZERS", "RECEPTORS", "ROLES", "__version__"]

@@ -243,3 +243,14 @@ def test_internal_entries_are_not_in_the_status(kernel):
         assert not [k for k in status if k.startswith("_") or k in ("rate_out", "err_out")]
     with pytest.raises(NESTError, match="Unaccessed.*rate_out"):
         node.set({"rate_out": 1.0})
+
+
+def test_codes_given_as_names_list_the_codes(kernel):
+    """A NEST user who passes "tanh" learns the integer codes (pygle_nest.ACTIVATIONS,
+    OPTIMIZERS name them in Python), not "Failed to cast 'activation' from std::string"."""
+    with pytest.raises(NESTError, match=r"gle_neuron: activation takes an integer \(0 lin, 1 tanh, 2 sigmoid, 3 softplus"):
+        nest.Create("gle_neuron", params={"activation": "tanh"})
+    with pytest.raises(NESTError, match=r"gle_synapse: optimizer takes an integer \(0 plain, 1 momentum, 2 Adam\)"):
+        nest.SetDefaults("gle_synapse", {"optimizer": "adam"})
+    from pygle_nest import ACTIVATIONS, OPTIMIZERS
+    assert ACTIVATIONS["tanh"] == 1 and OPTIMIZERS["adam"] == 2
