@@ -17,6 +17,7 @@ loaded network continues as the saved one would have:
 - the network's input streams and lane inputs continue where they were.
 """
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -40,9 +41,39 @@ def _plastic(spec):
     return np.flatnonzero([models[m].plastic for m in spec.connections["model"]])
 
 
+def _digest(*arrays):
+    h = hashlib.sha256()
+    for a in arrays:
+        h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()[:16]
+
+
 def _signature(spec):
-    return {"units": spec.n_units, "lanes": spec.lanes, "connections": len(spec.connections["pre"]),
-            "resolution": spec.resolution, "plastic": len(_plastic(spec))}
+    """What identifies a network: sizes, and fingerprints of its units' parameters (as declared),
+    its connections (pairs, ports, delays, models) and its connection models' settings."""
+    c = spec.connections
+    return {"units": spec.n_units, "lanes": spec.lanes, "connections": len(c["pre"]),
+            "resolution": spec.resolution, "plastic": len(_plastic(spec)),
+            "unit parameters": {k: _digest(v) for k, v in spec.units.items()},
+            "connection pairs": _digest(c["pre"], c["post"], c["port"], c["delay"], c["model"]),
+            "connection models": {m.name: json.dumps(m.params, sort_keys=True) for m in spec.model_list()}}
+
+
+def _differences(saved, built):
+    """What differs between two signatures, in words."""
+    out = []
+    for key in saved.keys() | built.keys():
+        a, b = saved.get(key), built.get(key)
+        if a == b:
+            continue
+        if isinstance(a, dict) and isinstance(b, dict):
+            names = sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k))
+            out.append(f"{key} ({', '.join(names)})")
+        elif isinstance(a, (int, float)) and isinstance(b, (int, float)):
+            out.append(f"{key} ({a} saved, {b} here)")
+        else:
+            out.append(key)
+    return "; ".join(sorted(out))
 
 
 def state(net):
@@ -137,8 +168,8 @@ def load(net, path):
             raise ValueError(f"the checkpoint {path} has the layout {meta.get('format', 1)}; this version of "
                              f"pygle-nest reads layout {FORMAT} (write it again with this version)")
         if meta["signature"] != _signature(spec):
-            raise ValueError(f"the checkpoint {path} is of another network: {meta['signature']} "
-                             f"!= {_signature(spec)}")
+            raise ValueError(f"the checkpoint {path} is of another network; what differs: "
+                             f"{_differences(meta['signature'], _signature(spec))}")
         nest_net.set_synapse_states(_plastic(spec), **{k: data["syn_" + k] for k in SYNAPSE_STATES})
         units = {k: data["unit_" + k].T if data["unit_" + k].ndim == 2 else data["unit_" + k] for k in UNIT_STATES}
         nest_net.set_unit_states({"pending_inputs": data["pending_inputs"], "last_sent": data["last_sent"], **units})

@@ -135,3 +135,25 @@ def test_save_creates_missing_folders(tmp_path):
     net = network()
     checkpoint.save(net, tmp_path / "results" / "deeper" / "run.ckpt.npz")
     assert (tmp_path / "results" / "deeper" / "run.ckpt.npz").exists()
+
+
+def test_a_network_of_other_parameters_is_named_in_the_refusal(tmp_path):
+    """Same sizes, other unit parameters and connection settings: refused, saying what differs
+    (before, only the counts and the resolution were compared)."""
+    import pygle_nest as pg
+
+    def build(activation, tau_r, eta):
+        nest.ResetKernel()
+        net = pg.Network(resolution=0.1, seed=1)
+        x = net.input("x", 1)
+        h = net.layer("h", [pg.Group(3, 1.0, tau_r)], activation=activation)
+        net.project(x, h, optimizer="adam", eta=eta)
+        net.project(h, net.output("y", 2))
+        net.build()
+        return net
+
+    checkpoint.save(build("softplus", 0.5, 1e-3), tmp_path / "a.npz")
+    with pytest.raises(ValueError, match=r"another network; what differs: connection models \(gle_x_h_0, "
+                                         r"gle_x_h_0_backward\); unit parameters \(activation, tau_r\)"):
+        checkpoint.load(build("tanh", 2.0, 1e-2), tmp_path / "a.npz")
+    checkpoint.load(build("softplus", 0.5, 1e-3), tmp_path / "a.npz")
