@@ -34,6 +34,6 @@ setup(
     python_requires=">=3.10",
     packages=["pygle_nest"],
     package_data={"pygle_nest": ["_module/*/*.so", "_module/*/models.json"]},
-    install_requires=["nest-simulator==3.10.0", "nestml==9.0.0", "numpy", "scipy", "matplotlib"],
+    install_requires=["nest-simulator==3.10.0", "nestml==9.0.0", "numpy", "scipy", "matplotlib", "tqdm"],
     cmdclass={"build_py": BuildPyWithModule},
 )

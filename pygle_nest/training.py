@@ -269,24 +269,28 @@ class PlateauSchedule:
 
 
 class ProgressBar:
-    """A one-line progress bar with the running cost and online accuracy (last 50 samples), on
-    stderr."""
+    """Progress of an epoch on stderr (tqdm) with the running cost and online accuracy of the
+    last 50 samples; where stderr is not a terminal (a log), one line when the epoch ends."""
 
-    def __init__(self, title, labels, width=30):
-        self.title, self.labels, self.width = title, labels, width
-        self.shown = -1
+    def __init__(self, title, labels):
+        from tqdm import tqdm
+
+        self.title, self.labels = title, labels
+        self.live = sys.stderr.isatty()
+        self.bar = tqdm(total=len(labels), desc=title, unit="sample", file=sys.stderr, disable=not self.live,
+                        dynamic_ncols=True, leave=True)
+        self.figures = ""
 
     def __call__(self, sums, errors):
-        done, total = len(sums), len(self.labels)
-        if int(100 * done / total) == self.shown:  # at most a hundred updates (logs stay short)
-            return
-        self.shown = int(100 * done / total)
-        filled = int(self.width * done / total)
+        done = len(sums)
         recent = slice(max(0, done - 50), done)
         accuracy = np.mean(np.argmax(sums[recent], axis=1) == self.labels[recent])
-        sys.stderr.write(f"\r{self.title} [{'#' * filled}{'.' * (self.width - filled)}] {done}/{total} "
-                         f"loss {np.mean(errors[recent]):.4f} online accuracy {accuracy:.2f}")
-        sys.stderr.flush()
+        self.figures = f"loss {np.mean(errors[recent]):.4f}, online accuracy {accuracy:.2f}"
+        self.bar.set_postfix_str(self.figures, refresh=False)
+        self.bar.update(done - self.bar.n)
 
     def close(self):
-        sys.stderr.write("\n")
+        self.bar.close()
+        if not self.live:
+            sys.stderr.write(f"{self.title}: {len(self.labels)} samples, {self.figures} (last 50)\n")
+            sys.stderr.flush()
