@@ -76,9 +76,10 @@ def _differences(saved, built):
     return "; ".join(sorted(out))
 
 
-def state(net):
+def state(net, learning=True):
     """The state a checkpoint holds, {name: array} (see the module docstring), on every rank.
-    Per-lane unit states are lanes x units (units with one lane)."""
+    Per-lane unit states are lanes x units (units with one lane). learning=False: the state as
+    plasticity switched off now leaves it (the undelivered slice changes no weight)."""
     nest_net = getattr(net, "nest", net)
     spec = nest_net.spec
     plastic = _plastic(spec)
@@ -102,7 +103,7 @@ def state(net):
     pending = channels["pending_inputs"]  # port by port, step by step, lane by lane; empty before the first step
     pending = pending.reshape(n, len(RECEPTORS), pending.shape[1] // (len(RECEPTORS) * lanes), lanes)
     ahead = max(pending.shape[2], spec.max_delay)
-    delivered = ref.deliver(steps - unsent, sent, before, ahead).reshape(len(RECEPTORS), ahead, lanes, n)
+    delivered = ref.deliver(steps - unsent, sent, before, ahead, learning).reshape(len(RECEPTORS), ahead, lanes, n)
     pending = np.pad(pending, ((0, 0), (0, 0), (0, ahead - pending.shape[2]), (0, 0))) + delivered.transpose(3, 0, 1, 2)
     last = sent[-1] if unsent else before  # what the units sent in the last step: rates, errors
     return {"steps": np.array(steps), "pending_inputs": pending.reshape(n, -1),
@@ -111,11 +112,14 @@ def state(net):
             **{"unit_" + k: v for k, v in units.items()}}
 
 
-def save(net, path, position=None):
+def save(net, path, position=None, test_state=None):
     """Write the checkpoint of a built Network (or NestNetwork) to path (.npz); position: what
-    the caller needs to continue (epoch, sample, ...), stored as JSON."""
+    the caller needs to continue (epoch, sample, ...), stored as JSON. test_state: a state (of
+    :func:`state`) that the file keeps as well, the one a test pass started from (load with
+    at="test")."""
     nest_net = getattr(net, "nest", net)
     saved = state(nest_net)
+    saved.update({"test_" + k: v for k, v in (test_state or {}).items()})
     if is_root():
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -152,9 +156,15 @@ def position(path):
         return _meta(data, path)["position"]
 
 
-def load(net, path):
+def has_test_state(path):
+    """Whether a checkpoint keeps the state of a test pass (see save)."""
+    with _open(path) as data:
+        return "test_steps" in data.files
+
+
+def load(net, path, at="end"):
     """Set a network freshly built in a fresh kernel (nothing simulated yet) to a checkpoint;
-    returns the saved position."""
+    returns the saved position. at="test": to the state kept for a test pass (see save)."""
     import nest
 
     nest_net = getattr(net, "nest", net)
@@ -170,10 +180,16 @@ def load(net, path):
         if meta["signature"] != _signature(spec):
             raise ValueError(f"the checkpoint {path} is of another network; what differs: "
                              f"{_differences(meta['signature'], _signature(spec))}")
-        nest_net.set_synapse_states(_plastic(spec), **{k: data["syn_" + k] for k in SYNAPSE_STATES})
-        units = {k: data["unit_" + k].T if data["unit_" + k].ndim == 2 else data["unit_" + k] for k in UNIT_STATES}
-        nest_net.set_unit_states({"pending_inputs": data["pending_inputs"], "last_sent": data["last_sent"], **units})
-        steps = int(data["steps"])
+        if at not in ("end", "test"):
+            raise ValueError(f"at must be 'end' or 'test'; got {at!r}")
+        prefix = "test_" if at == "test" else ""
+        if prefix + "steps" not in data.files:
+            raise ValueError(f"the checkpoint {path} holds no state of a test pass")
+        saved = {k[len(prefix):]: data[k] for k in data.files if k.startswith(prefix) and k != "meta"}
+        nest_net.set_synapse_states(_plastic(spec), **{k: saved["syn_" + k] for k in SYNAPSE_STATES})
+        units = {k: saved["unit_" + k].T if saved["unit_" + k].ndim == 2 else saved["unit_" + k] for k in UNIT_STATES}
+        nest_net.set_unit_states({"pending_inputs": saved["pending_inputs"], "last_sent": saved["last_sent"], **units})
+        steps = int(saved["steps"])
     nest_net.set_step_offset(steps)
     if nest_net.streams is not None:  # the spec's streams go on from step `steps`
         nest_net.streams.set([stream_amplitudes(x[min(steps, len(x) - 1):], spec.resolution) for x in spec.streams])

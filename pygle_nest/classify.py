@@ -170,6 +170,9 @@ def train(config, epochs, hours=None, out="results/train", checkpoint=None, chec
     last = [time.time()]
 
     def after_epoch(history):
+        from . import checkpoint as checkpoints
+        # the checkpoint keeps the state this test pass starts from: evaluate reproduces it
+        trainer.test_state = checkpoints.state(net, learning=False) if checkpoint is not None else None
         accuracy, cost = trainer.evaluate(x_test, y_test)
         entry = {"epoch": len(history), "lr": schedule.rate, "online_accuracy": history[-1][0],
                  "online_loss": history[-1][1], "test_accuracy": accuracy, "test_loss": cost}
@@ -229,10 +232,12 @@ def write_results(extra, out):
 
 
 def evaluate(checkpoint, threads=1):
-    """Test accuracy and mean cost of a training checkpoint, in a fresh kernel."""
+    """Test accuracy and mean cost of a training checkpoint, in a fresh kernel: from the state
+    that the last epoch's test pass started from (the learning curve's figures), where the
+    checkpoint kept it, else from its final state."""
     from . import checkpoint as checkpoints
     from .training import Trainer
 
     net, (_, _, x_test, y_test) = network_and_data(checkpoints.position(checkpoint)["extra"]["config"], threads)
-    checkpoints.load(net, checkpoint)
+    checkpoints.load(net, checkpoint, at="test" if checkpoints.has_test_state(checkpoint) else "end")
     return Trainer(net).evaluate(x_test, y_test)

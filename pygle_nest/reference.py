@@ -282,7 +282,7 @@ class ReferenceNetwork:
         s["tau_m"] = np.where(on, np.maximum(s["tau_m"] + p["eta_tau"] * step, np.maximum(p["tau_m_min"], h)),
                               s["tau_m"])
 
-    def _connections_send_and_learn(self):
+    def _connections_send_and_learn(self, learning=True):
         c, syn = self.spec.connections, self.synapses
         pre = c["pre"][self.plastic_idx]
         self.tx[self.step_count % self.depth] = syn["weight"][self.plastic_idx] * self.sent[..., self.plastic_channel, pre]
@@ -295,7 +295,7 @@ class ReferenceNetwork:
             if model.lagged:  # the carried side pairs the value of the previous step
                 rate, error = (syn["held"][idx], error) if model.channel == 0 else (rate, syn["held"][idx])
                 syn["held"][idx] = self.sent[model.channel, c["pre"][idx]]
-            if not q["learning"]:
+            if not (q["learning"] and learning):
                 continue
             g = lane_mean(self.h * error * rate)
             m, s, step = optimizer_step(q["optimizer"], syn["m"][idx], syn["s"][idx], g, k,
@@ -305,11 +305,12 @@ class ReferenceNetwork:
                 syn["s"][idx] = s
             syn["weight"][idx] += q["eta"] * step
 
-    def deliver(self, first_step, sent, before, n_ahead):
+    def deliver(self, first_step, sent, before, n_ahead, learning=True):
         """What NEST does at the start of its next call with the values it has not delivered yet
         (the last min_delay slice or less): every connection sends what the units sent in steps
         first_step, first_step + 1, ... (sent: steps x [lanes x] (rate, error) x units; before:
-        what they sent in the step before), and the plastic ones learn (self.synapses changes).
+        what they sent in the step before), and the plastic ones learn (self.synapses changes;
+        learning=False: as with plasticity switched off before NEST's next call).
         Returns the inputs (ports x n_ahead [x lanes] x units) that these values add to the
         n_ahead steps after them. Streams take no part; the rest of the connections' history is
         cleared."""
@@ -320,7 +321,7 @@ class ReferenceNetwork:
             self.step_count = first_step + k
             self.sent_before, self.sent = self.sent, np.array(values, dtype=float)
             self.history[self.step_count % self.depth] = self.sent
-            self._connections_send_and_learn()
+            self._connections_send_and_learn(learning)
         end = first_step + len(sent)
         out = np.zeros((len(RECEPTORS), n_ahead) + self.lanes + (self.spec.n_units,))
         # values sent after `end` are not in the rings: no step beyond end + max_delay - 1 gets any

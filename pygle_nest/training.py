@@ -40,6 +40,8 @@ class Trainer:
         self.h = net.spec.resolution
         self.models = [p.model for p in net.projections] + \
                       [p.model + "_backward" for p in net.projections if p.feedback == "transposed"]
+        #: a state of the network (checkpoint.state) that the next checkpoint keeps as its test state
+        self.test_state = None
 
     @property
     def step(self):
@@ -196,7 +198,9 @@ class Trainer:
             extra.update(at.pop("extra"))
 
         def save():
-            checkpoints.save(self.net, checkpoint, {**at, "rng": rng.bit_generator.state, "extra": extra})
+            checkpoints.save(self.net, checkpoint, {**at, "rng": rng.bit_generator.state, "extra": extra},
+                             test_state=self.test_state)
+            self.test_state = None
 
         while at["epoch"] < epochs:
             if lr_schedule is not None:
