@@ -105,8 +105,8 @@ def test_resumed_training_continues_identically(tmp_path, monkeypatch):
     saves = []
     real_save = checkpoint.save
 
-    def save_then_crash(net, path, position=None):
-        real_save(net, path, position)
+    def save_then_crash(net, path, position=None, **kwargs):
+        real_save(net, path, position, **kwargs)
         saves.append(position)
         if position["epoch"] == 1 and position["sample"] == 14:
             raise KeyboardInterrupt
