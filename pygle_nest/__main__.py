@@ -4,6 +4,7 @@ import argparse
 import functools
 import json
 import sys
+from pathlib import Path
 
 from . import build as build_module
 from .module import MODULE_ROOT
@@ -46,6 +47,7 @@ def main(argv=None):
     t.add_argument("--resume", action="store_true", help="continue from OUT.ckpt.npz (its own settings)")
     e = sub.add_parser("evaluate", help="test accuracy of a training checkpoint, in a fresh kernel")
     e.add_argument("checkpoint", help="a checkpoint written by train (OUT.ckpt.npz)")
+    e.add_argument("--data", help="the data set to test on (default: the one the checkpoint was trained on)")
     for p in (t, e):
         p.add_argument("--threads", type=int, default=1, help="NEST threads per process (default 1)")
     args = parser.parse_args(argv)
@@ -74,7 +76,7 @@ def _run(args):
     elif args.command == "evaluate":
         from .classify import evaluate
         from .parallel import is_root
-        accuracy, cost = evaluate(args.checkpoint, _threads(args.threads))
+        accuracy, cost = evaluate(args.checkpoint, _threads(args.threads), data=args.data)
         if is_root():
             print(json.dumps({"test_accuracy": accuracy, "test_loss": cost}))
 
@@ -120,6 +122,8 @@ def _train(args):
             raise SystemExit(f"--groups must be n:tau_m:tau_r,...; got {args.groups!r}")
         config = {key: getattr(args, key) for key in CONFIG if key != "groups"}
         config["groups"] = groups
+        if config["data"] != "mnist1d":  # a checkpoint is evaluated from any folder
+            config["data"] = str(Path(config["data"]).resolve())
     if args.epochs < 1:
         raise SystemExit(f"--epochs must be >= 1; got {args.epochs}")
     train(config, args.epochs, hours=args.hours, out=out, checkpoint=checkpoint,

@@ -231,13 +231,17 @@ def write_results(extra, out):
     write_json({"config": extra["config"], "curve": curve}, Path(out).with_suffix(".json"))
 
 
-def evaluate(checkpoint, threads=1):
+def evaluate(checkpoint, threads=1, data=None):
     """Test accuracy and mean cost of a training checkpoint, in a fresh kernel: from the state
     that the last epoch's test pass started from (the learning curve's figures), where the
-    checkpoint kept it, else from its final state."""
+    checkpoint kept it, else from its final state. data: another data set to test on (same
+    inputs and classes)."""
     from . import checkpoint as checkpoints
     from .training import Trainer
 
-    net, (_, _, x_test, y_test) = network_and_data(checkpoints.position(checkpoint)["extra"]["config"], threads)
-    checkpoints.load(net, checkpoint, at="test" if checkpoints.has_test_state(checkpoint) else "end")
+    config = dict(checkpoints.position(checkpoint)["extra"]["config"])
+    if data is not None:
+        config["data"] = str(data)
+    net, (_, _, x_test, y_test) = network_and_data(config, threads)
+    checkpoints.load(net, checkpoint, at="test" if checkpoints.has_test_state(checkpoint) and data is None else "end")
     return Trainer(net).evaluate(x_test, y_test)

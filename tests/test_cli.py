@@ -168,3 +168,16 @@ def test_data_is_checked_before_training(tmp_path):
              y_test=np.arange(2))
     with pytest.raises(ValueError, match="one integer label per sample .not one-hot rows."):
         classify.load_data(dict(classify.CONFIG, data=str(tmp_path / "onehot.npz")))
+
+
+def test_evaluate_from_another_folder_and_on_other_data(tmp_path):
+    """train stores where its data is: evaluate runs from any folder; --data tests on other data."""
+    (tmp_path / "work").mkdir()
+    small_data(tmp_path / "work" / "data.npz")
+    proc = cli("train", "--data", "data.npz", *SMALL, "--epochs", "1", "--out", "run", cwd=tmp_path / "work")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    proc = cli("evaluate", tmp_path / "work" / "run.ckpt.npz", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    other = small_data(tmp_path / "other.npz", seed=5)
+    proc = cli("evaluate", tmp_path / "work" / "run.ckpt.npz", "--data", other, cwd=tmp_path)
+    assert proc.returncode == 0 and "test_accuracy" in proc.stdout, proc.stderr[-3000:]
