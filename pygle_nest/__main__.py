@@ -103,7 +103,7 @@ def _add_config_arguments(parser):
                             ("seed", int, "initial weights and the order of the samples")):
         parser.add_argument("--" + key.replace("_", "-"), type=kind, default=CONFIG[key],
                             help=f"{text} (default {CONFIG[key]})")
-    parser.add_argument("--groups", default=",".join(":".join(map(str, g)) for g in CONFIG["groups"]),
+    parser.add_argument("--groups", default=_groups_text(CONFIG["groups"]),
                         help="time-constant groups of a hidden layer, n:tau_m:tau_r,... (default: the paper's)")
 
 
@@ -113,27 +113,36 @@ def _train(args):
 
     out = args.out
     checkpoint = out + ".ckpt.npz"
+    changed = [key for key in CONFIG if key != "groups" and getattr(args, key) != CONFIG[key]]
+    changed += ["groups"] if args.groups != _groups_text(CONFIG["groups"]) else []
     if args.resume:
+        if changed:  # the run goes on with its own settings: say so rather than ignore them
+            raise ValueError(f"--resume continues with the checkpoint's own settings; drop "
+                             f"{', '.join('--' + k.replace('_', '-') for k in changed)}")
         config = checkpoints.position(checkpoint)["extra"]["config"]
     else:
         try:
             groups = [[int(n), float(tm), float(tr)] for n, tm, tr in (g.split(":") for g in args.groups.split(","))]
         except ValueError:
-            raise SystemExit(f"--groups must be n:tau_m:tau_r,...; got {args.groups!r}")
+            raise ValueError(f"--groups must be n:tau_m:tau_r,...; got {args.groups!r}") from None
         config = {key: getattr(args, key) for key in CONFIG if key != "groups"}
         config["groups"] = groups
         if config["data"] != "mnist1d":  # a checkpoint is evaluated from any folder
             config["data"] = str(Path(config["data"]).resolve())
     if args.epochs < 1:
-        raise SystemExit(f"--epochs must be >= 1; got {args.epochs}")
+        raise ValueError(f"--epochs must be >= 1; got {args.epochs}")
     train(config, args.epochs, hours=args.hours, out=out, checkpoint=checkpoint,
           checkpoint_every=args.checkpoint_every, resume=args.resume, threads=_threads(args.threads))
 
 
 def _threads(n):
     if n < 1:
-        raise SystemExit(f"--threads must be >= 1; got {n}")
+        raise ValueError(f"--threads must be >= 1; got {n}")
     return n
+
+
+def _groups_text(groups):
+    return ",".join(":".join(map(str, g)) for g in groups)
 
 
 def _info():
@@ -143,6 +152,8 @@ def _info():
     from .module import install, models, module_path
     install()
     info = nest.build_info
+    if nest.Rank() != 0:  # under mpirun: once
+        return
     print(f"pygle-nest {__version__}\nNEST {nest.__version__} (MPI: {info.get('have_mpi')}, "
           f"threads: {info.get('threads_model')}, GSL: {info.get('have_gsl')})\n"
           f"module: {module_path()}\nmodels: {', '.join(models())}")

@@ -75,11 +75,6 @@ def test_bad_data_is_rejected(tmp_path):
         classify.load_data(dict(classify.CONFIG, data=str(tmp_path / "e.npz")))
 
 
-def test_bad_groups_on_the_command_line(tmp_path):
-    proc = cli("train", "--data", small_data(tmp_path / "data.npz"), "--groups", "4:1.0", cwd=tmp_path)
-    assert proc.returncode != 0 and "--groups must be n:tau_m:tau_r" in proc.stderr
-
-
 def test_bad_input_gives_a_message_not_a_traceback(tmp_path):
     proc = cli("train", "--data", tmp_path / "missing.npz", cwd=tmp_path)
     assert proc.returncode == 2 and "train: error: data: no file" in proc.stderr and "Traceback" not in proc.stderr
@@ -181,3 +176,17 @@ def test_evaluate_from_another_folder_and_on_other_data(tmp_path):
     other = small_data(tmp_path / "other.npz", seed=5)
     proc = cli("evaluate", tmp_path / "work" / "run.ckpt.npz", "--data", other, cwd=tmp_path)
     assert proc.returncode == 0 and "test_accuracy" in proc.stdout, proc.stderr[-3000:]
+
+
+def test_resume_refuses_settings_it_would_ignore(tmp_path):
+    proc = cli("train", "--resume", "--lr", "0.5", "--layers", "2", "--out", tmp_path / "run", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "error: --resume continues with the checkpoint's own settings; drop --layers, --lr" in proc.stderr
+
+
+@pytest.mark.parametrize("args, message", [(["--groups", "4:1.0"], "--groups must be n:tau_m:tau_r"),
+                                           (["--epochs", "0"], "--epochs must be >= 1"),
+                                           (["--threads", "0"], "--threads must be >= 1")])
+def test_errors_have_the_error_prefix(tmp_path, args, message):
+    proc = cli("train", "--data", small_data(tmp_path / "data.npz"), *args, cwd=tmp_path)
+    assert proc.returncode == 2 and f"python -m pygle_nest train: error: {message}" in proc.stderr
