@@ -165,7 +165,8 @@ def train(config, epochs, hours=None, out="results/train", checkpoint=None, chec
     out = Path(out)
     checkpoint = Path(checkpoint) if checkpoint else out.with_name(out.name + ".ckpt.npz")
     schedule = PlateauSchedule(config["lr"], config["patience"], config["factor"])
-    extra = {"config": config, "curve": [], "schedule": schedule.state()}
+    extra = {"config": config, "curve": [], "schedule": schedule.state(),
+             "samples": {"train": len(x), "validation": 0 if x_val is None else len(x_val), "test": len(x_test)}}
     trainer = Trainer(net)
     last = [time.time()]
 
@@ -228,7 +229,7 @@ def write_results(extra, out):
     bx.xaxis.get_major_locator().set_params(integer=True)
     bx.legend(fontsize=8)
     write_figure(fig, Path(out).with_suffix(".png"), dpi=100)
-    write_json({"config": extra["config"], "curve": curve}, Path(out).with_suffix(".json"))
+    write_json({"config": extra["config"], "samples": extra["samples"], "curve": curve}, Path(out).with_suffix(".json"))
 
 
 def evaluate(checkpoint, threads=1, data=None):

@@ -44,8 +44,10 @@ def test_train_resume_and_evaluate(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     # stderr is no terminal here: one progress line for the epoch, no carriage returns
     assert "\r" not in proc.stderr and proc.stderr.count("epoch 2/2: 12 samples, loss") == 1, proc.stderr
-    curve = json.loads(out.with_suffix(".json").read_text())["curve"]
+    results = json.loads(out.with_suffix(".json").read_text())
+    curve = results["curve"]
     assert [c["epoch"] for c in curve] == [1, 2] and out.with_suffix(".png").exists()
+    assert results["samples"] == {"train": 12, "validation": 0, "test": 6}  # not the config's "at most"
     proc = cli("evaluate", tmp_path / "run.ckpt.npz", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     # evaluate starts from the state the last epoch's test pass started from: the curve's figures
