@@ -1,4 +1,4 @@
-"""LagLine (gle.md section 5, first row): a student chain of two softplus GLE units learns the
+"""LagLine (Ellenberger et al. 2024, Fig. 5): a student chain of two softplus GLE units learns the
 weights and the membrane time constants of a teacher chain, online, in NEST; the same run with
 instantaneous errors settles on a wrong solution. The project's main demo: the same as
 ``python -m pygle_nest demo`` (code in pygle_nest/demo.py).

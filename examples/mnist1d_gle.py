@@ -1,4 +1,4 @@
-"""MNIST-1D (gle.md section 5, third row) with the paper's 14,956-parameter GLE network,
+"""MNIST-1D (Ellenberger et al. 2024, Fig. 8d) with the paper's 14,956-parameter GLE network,
 trained online in NEST: scalar input, one point per dt = 0.2 ms (sequences of 360); 6 layers
 of 53 units, each of 18 (tau_m 0.6, tau_r 0.2), 18 (1.2, 0.2) and 17 (1.2, 1.2) ms units,
 the first linear, the others tanh; 10 linear outputs with cross-entropy (beta = 1, gamma = 0).

@@ -1,4 +1,4 @@
-"""The 1-2-2-1 teacher-student task (gle.md section 5, second row) in NEST: GLE's errors next to
+"""The 1-2-2-1 teacher-student task (Ellenberger et al. 2024, Fig. 6) in NEST: GLE's errors next to
 the exact adjoint of the same discrete dynamics, and the student learning the teacher's map.
 
 1. With the student's initial weights frozen, GLE's errors of the four hidden units (from NEST)

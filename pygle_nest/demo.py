@@ -1,4 +1,4 @@
-"""The main demo, LagLine (gle.md section 5, first row): a student chain of two softplus GLE
+"""The main demo, LagLine (Ellenberger et al. 2024, Fig. 5): a student chain of two softplus GLE
 units learns the weights and the membrane time constants of a teacher chain, online, in NEST.
 
 Two runs from the same initial student: GLE's prospective errors, and instantaneous errors

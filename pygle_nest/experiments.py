@@ -1,4 +1,4 @@
-"""The published GLE experiments as NetworkSpecs and runs in NEST (gle.md section 5).
+"""The published GLE experiments as NetworkSpecs and runs in NEST (Ellenberger et al. 2024, "Backpropagation through space, time, and the brain").
 
 LagLine (Fig. 5 of the paper): a teacher chain x -> 1 -> 1 of softplus units with weights
 (1, 2) and membrane time constants (1, 2) (tau_r = 0.1), and a student chain of the same form
@@ -115,7 +115,7 @@ def relative_errors(result):
     return w, tau
 
 
-TEACHER_STUDENT_FREQUENCIES = (0.49, 1.07, 1.98)  # rad/ms, the input's sines (gle.md section 5)
+TEACHER_STUDENT_FREQUENCIES = (0.49, 1.07, 1.98)  # rad/ms, the input's sines (Ellenberger et al. 2024, Fig. 6)
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""One GLE unit in NEST against the theory (gle.md section 2): for a sinusoidal input the
+"""One GLE unit in NEST against the theory (Ellenberger et al. 2024): for a sinusoidal input the
 representation part is a lead-lag filter (1 + i w tau_r) / (1 + i w tau_m) and the error part
 its inverse (1 + i w tau_m) / (1 + i w tau_r)."""
 

@@ -93,7 +93,7 @@ def test_instantaneous_units_give_the_gradient():
 
 def test_mixed_units_pinned():
     """Instantaneous, retrospective and prospective hidden units: GLE's causal errors have the
-    adjoint's phase but not its gain (gle.md section 2). Measured 0.876 (README); pinned."""
+    adjoint's phase but not its gain (Ellenberger et al. 2024). Measured 0.876 (README); pinned."""
     spec = teacher_task([(1.0, 1.0), (1.0, 0.1), (0.5, 1.5)])
     fwd, updates = gle_updates(spec)
     grad, _ = exact_gradient(frozen(spec), N_STEPS)
