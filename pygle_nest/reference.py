@@ -1,34 +1,12 @@
 """NumPy reference of the discrete GLE scheme that the NEST module implements.
 
-The one place in Python that knows the equations. Vectorised over units and connections; runs
-without NEST. Per step n (h = resolution; see README, "The discrete scheme"):
-
-    inputs: x_p,i(n) = sum over connections c into port p of unit i of tx_c(n - d_c)
-            tx_c(m) = w_c(m) s_c(m): the weight before the updates of step m times what the
-            sender sent after its step m (rate_out, err_out, or a stream's value m)
-    inst_e = phi'(u_breve) * (x_bwd + beta * delta)        u_breve of step n - 1
-             delta = x_target - phi(u_breve)                 (loss 0, beta != 0)
-             delta = x_target - x_self / x_sum if x_sum > 0  (loss 1, beta != 0)
-    dv = (inst_e - v) / tau_r ;  err = v + tau_m dv ;  v += h dv   (prospective_error = false: err = v = inst_e)
-    du = (x_fwd + bias + gamma err - u) / tau_m ;  u_breve = u + tau_r du ;  u += h du
-    r = phi(u_breve) ;  phi_prime = phi'(u_breve)
-    bias += eta_bias step(mean(h err)) ;  tau_m = max(tau_m + eta_tau step(mean(-h err du)), max(tau_m_min, h))
-            (where eta_bias, eta_tau > 0; step: the unit's optimizer, see optimizer_step)
-    rate_out = r (loss 0) or exp(r) (loss 1) ;  err_out = err
-    then every connection sends tx_c(n), and every plastic one (learning on) updates with
-    g = mean(h err_i(n) rate_out_j(n - rate_lag)) (i the unit the rate goes to, j the unit it
-    comes from): w += eta step(g), with the model's optimizer (optimizer_step, Adam's k = n + 1)
-    a lagged connection pairs the value it carried in step n - 1 instead of n (held).
-
-Lanes: every line above runs in every lane (lane by lane the same arithmetic); bias, tau_m and
-their optimizer states are the unit's, and each connection has one weight; mean is the lane
-mean in NEST's order (lane_mean), the value itself with one lane.
-
-Roles (explicit microcircuit): a representation neuron (role 1) has err = x_bwd (its error
-neuron's error, one step old) and no error dynamics; an error neuron (role 2) has no
-representation part (u, u_breve, r stay), takes its unit's rate q = x_fwd (ln x_fwd for loss 1)
-in place of phi(u_breve): delta = x_target - q (loss 0), inst_e = phi'_of_rate(q) (...), and
-sends rate_out = x_fwd.
+The one place in Python that knows the equations: the scheme of docs/scheme.md, step by step,
+vectorised over lanes, units and connections; runs without NEST. States are lanes x units
+(units with one lane) except the units' shared ones (bias, tau_m and their optimizer states);
+each connection has one weight and learns from the lane mean of its increments (lane_mean,
+in NEST's summation order). The explicit microcircuit's roles (representation and error
+neurons) and the lagged connections (which pair the value carried in the previous step, held)
+follow gle_neuron's and gle_synapse's docstrings.
 """
 
 import numpy as np
