@@ -4,17 +4,20 @@
 script ``nest.Install(pygle_nest.module_path())`` does the same.
 """
 
-from .builder import (AllToAllConnector, FixedProbabilityConnector, FromMatrixConnector, Group, Network,
-                      OneToOneConnector)
+from . import checkpoint
+from .builder import (AllToAllConnector, ArrayConnector, FixedProbabilityConnector, FromListConnector,
+                      FromMatrixConnector, Group, Network, OneToOneConnector)
 from .module import install, module_path
 from .network import NetworkSpec
 from .parallel import stop_all_ranks_on_error
 from .parameters import ACTIVATIONS, LOSSES, OPTIMIZERS, RECEPTORS, ROLES
 from .reference import ReferenceNetwork
+from .training import PlateauSchedule, Trainer
 
 __version__ = "0.1.0"
 
 stop_all_ranks_on_error()
 __all__ = ["install", "module_path", "Network", "Group", "AllToAllConnector", "OneToOneConnector",
-           "FixedProbabilityConnector", "FromMatrixConnector", "NetworkSpec", "ReferenceNetwork", "ACTIVATIONS",
+           "FixedProbabilityConnector", "FromMatrixConnector", "FromListConnector", "ArrayConnector", "Trainer",
+           "PlateauSchedule", "checkpoint", "NetworkSpec", "ReferenceNetwork", "ACTIVATIONS",
            "LOSSES", "OPTIMIZERS", "RECEPTORS", "ROLES", "__version__"]

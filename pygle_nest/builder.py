@@ -58,21 +58,58 @@ class Population:
     in the microcircuit mode those are the representation neurons, and ``error_indices`` /
     ``error_nodes`` the error neurons (None otherwise)."""
 
-    def __init__(self, name, indices, kind, error_indices=None):
+    def __init__(self, name, indices, kind, error_indices=None, network=None):
         self.name, self.indices, self.kind, self.error_indices = name, indices, kind, error_indices
         self.nodes = self.error_nodes = None
+        self.network = network
+        self._recorded, self._multimeter = [], None
 
     @property
     def size(self):
         return len(self.indices)
 
+    @property
+    def label(self):
+        """The population's name (PyNN's word)."""
+        return self.name
+
+    def record(self, variables):
+        """Record gle_neuron recordables ("r", "err", ...; a name or a list) of every unit, each step
+        (of the recorded lane, gle_neuron's recorded_lane), from now or from the network's build."""
+        from .reference import RECORDABLES
+
+        variables = [variables] if isinstance(variables, str) else list(variables)
+        unknown = [v for v in variables if v not in RECORDABLES]
+        if unknown:
+            raise ValueError(f"cannot record {unknown}; recordables: {', '.join(RECORDABLES)}")
+        if self._multimeter is not None:
+            raise ValueError(f"population {self.name!r} is recording already; call record() before build() once")
+        self._recorded = sorted(set(self._recorded) | set(variables))
+        if self.nodes is not None:
+            self._start_recording()
+
+    def _start_recording(self):
+        if self._recorded and self._multimeter is None:
+            self._multimeter = self.network.nest.multimeter(self._recorded, self.nodes)
+
+    def get_data(self):
+        """{variable: array (recorded steps x units)} of what record() asked for, from all MPI ranks."""
+        from .nest_backend import recorded
+
+        if self._multimeter is None:
+            raise ValueError(f"population {self.name!r} records nothing: call record() first")
+        return recorded(self._multimeter, self.nodes)
+
     def __repr__(self):
         return f"Population({self.name!r}, {self.size} units, {self.kind})"
 
 
-# Connectors (PyNN's names): each returns the (pre, post) index pairs within the populations.
+# Connectors (PyNN's names): each returns the (pre, post) index pairs within the populations;
+# allow_self_connections=False leaves out i -> i where a population projects to itself.
 @dataclass(frozen=True)
 class AllToAllConnector:
+    allow_self_connections: bool = True
+
     def pairs(self, n_pre, n_post, rng):
         pre, post = np.meshgrid(np.arange(n_pre), np.arange(n_post), indexing="ij")
         return pre.ravel(), post.ravel()
@@ -89,6 +126,7 @@ class OneToOneConnector:
 @dataclass(frozen=True)
 class FixedProbabilityConnector:
     p_connect: float
+    allow_self_connections: bool = True
 
     def pairs(self, n_pre, n_post, rng):
         if not 0 < self.p_connect <= 1:
@@ -111,12 +149,96 @@ class FromMatrixConnector:
         return np.nonzero(m)
 
 
+@dataclass(frozen=True)
+class FromListConnector:
+    """Connections given as rows (pre, post) or (pre, post, weight), indices within the populations."""
+
+    conn_list: object
+
+    def _rows(self):
+        rows = np.asarray(self.conn_list, dtype=float)
+        if rows.ndim != 2 or rows.shape[1] not in (2, 3):
+            raise ValueError(f"conn_list must be rows (pre, post) or (pre, post, weight); got shape {rows.shape}")
+        return rows
+
+    def pairs(self, n_pre, n_post, rng):
+        rows = self._rows()
+        i, j = rows[:, 0].astype(int), rows[:, 1].astype(int)
+        if np.any((i < 0) | (i >= n_pre) | (j < 0) | (j >= n_post)) or np.any(rows[:, :2] != np.round(rows[:, :2])):
+            raise ValueError(f"conn_list indices must be integers in [0, {n_pre - 1}] (pre) and [0, {n_post - 1}] (post)")
+        return i, j
+
+    def weights(self):
+        rows = self._rows()
+        return rows[:, 2] if rows.shape[1] == 3 else None
+
+
+@dataclass(frozen=True)
+class ArrayConnector:
+    """Connections where the boolean array (n_pre x n_post) is True."""
+
+    array: object
+
+    def pairs(self, n_pre, n_post, rng):
+        m = np.asarray(self.array)
+        if m.shape != (n_pre, n_post) or m.dtype != bool:
+            raise ValueError(f"the array must be boolean, {n_pre} x {n_post} (pre x post); got {m.dtype} {m.shape}")
+        return np.nonzero(m)
+
+
 class Projection:
     """Connections from one population to another and their feedback pathway."""
 
-    def __init__(self, pre, post, model, forward, backward, feedback):
+    def __init__(self, pre, post, model, forward, backward, feedback, network=None):
         self.pre, self.post, self.model, self.feedback = pre, post, model, feedback
         self.forward, self.backward = forward, backward  # connection indices in the spec
+        self.network = network
+
+    @property
+    def label(self):
+        return self.model
+
+    def get(self, name="weight", format="list"):
+        """The connections' weights (or "m", "s": optimizer states) in NEST now, from all MPI ranks:
+        format "list", one value per connection (in the order of ``forward``), or "array", a
+        pre x post matrix with NaN where there is no connection (PyNN's formats)."""
+        from .reference import SYNAPSE_STATES
+
+        if name not in SYNAPSE_STATES:
+            raise ValueError(f"unknown connection state {name!r}; allowed: {', '.join(SYNAPSE_STATES)}")
+        if format not in ("list", "array"):
+            raise ValueError(f"format must be 'list' or 'array'; got {format!r}")
+        values = self._built().synapse_states(self.forward)[name]
+        if format == "list":
+            return values
+        c = self.network.spec.connections
+        out = np.full((self.pre.size, self.post.size), np.nan)
+        out[c["pre"][self.forward] - self.pre.indices[0], c["post"][self.forward] - self.post.indices[0]] = values
+        return out
+
+    def set(self, weight):
+        """Set the weights (a number, one value per connection, or a pre x post matrix); the
+        transposed feedback gets the same, so that W^T stays exact."""
+        c = self.network.spec.connections
+        w = np.asarray(weight, dtype=float)
+        if w.ndim == 2:
+            if w.shape != (self.pre.size, self.post.size):
+                raise ValueError(f"a weight matrix must be {self.pre.size} x {self.post.size} (pre x post); got {w.shape}")
+            w = w[c["pre"][self.forward] - self.pre.indices[0], c["post"][self.forward] - self.post.indices[0]]
+        w = np.broadcast_to(w, (len(self.forward),)) if w.size in (1, len(self.forward)) else None
+        if w is None or not np.all(np.isfinite(w)):
+            raise ValueError(f"weight must be finite: a number, {len(self.forward)} values or a matrix")
+        built = self._built()
+        built.set_synapse_states(self.forward, weight=w)
+        if self.feedback == "transposed":
+            order = {(a, b): k for k, (a, b) in enumerate(zip(c["pre"][self.forward], c["post"][self.forward]))}
+            back = [order[(a, b)] for a, b in zip(c["post"][self.backward], c["pre"][self.backward])]
+            built.set_synapse_states(self.backward, weight=w[back])
+
+    def _built(self):
+        if self.network is None or self.network.nest is None:
+            raise ValueError("build the network first (net.build())")
+        return self.network.nest
 
     def __repr__(self):
         return f"Projection({self.pre.name} -> {self.post.name}, {len(self.forward)} connections, feedback {self.feedback})"
@@ -155,7 +277,7 @@ class Network:
         tau_r = np.concatenate([np.full(g.n, g.tau_r) for g in groups])
         if not self.microcircuit or kind == "input":
             indices = self.spec.add_units(len(tau_m), tau_m=tau_m, tau_r=tau_r, **params)
-            self.populations[name] = Population(name, indices, kind)
+            self.populations[name] = Population(name, indices, kind, network=self)
             return self.populations[name]
         if params.get("eta_tau", 0.0) != 0.0:
             raise ValueError(f"population {name!r}: eta_tau must be 0 in the microcircuit mode (learning tau_m "
@@ -168,7 +290,7 @@ class Network:
                                      **{k: params[k] for k in error_only if k in params})
         self.spec.connect(indices, errors, 1.0)  # its rate, for phi' (and delta at an output)
         self.spec.connect(errors, indices, 1.0, synapse="eprop_learning_signal_connection", port="bwd")
-        self.populations[name] = Population(name, indices, kind, errors)
+        self.populations[name] = Population(name, indices, kind, errors, network=self)
         return self.populations[name]
 
     def input(self, name, size):
@@ -181,7 +303,7 @@ class Network:
     def layer(self, name, groups, activation="tanh", bias=0.0, **params):
         """A hidden layer made of time-constant groups."""
         return self._population(name, "hidden", list(groups), activation=activation, bias=bias,
-                                gamma=self.gamma, **params)
+                                **{"gamma": self.gamma, **params})
 
     def output(self, name, size, loss="squared_error", beta=1.0, activation="linear", tau_m=1.0, tau_r=None,
                **params):
@@ -189,7 +311,7 @@ class Network:
         tau_r defaults to tau_m (instantaneous output errors, as in all the paper's tasks)."""
         code(LOSSES, loss, "loss")  # before any unit is added
         pop = self._population(name, "output", [Group(size, tau_m, tau_m if tau_r is None else tau_r)],
-                               activation=activation, loss=loss, beta=beta, gamma=self.gamma, **params)
+                               activation=activation, loss=loss, beta=beta, **{"gamma": self.gamma, **params})
         self.targets[name] = self.spec.add_streams(np.zeros((size, 1)))
         errors = pop.indices if pop.error_indices is None else pop.error_indices
         self.spec.connect_stream(self.targets[name], errors, 1.0, port="target")
@@ -210,14 +332,21 @@ class Network:
         its own. delay, feedback_delay: ms (default: one step).
         plasticity: gle_synapse common properties (optimizer, eta, ...); learning=False for fixed weights.
         """
+        pre, post = (self._lookup(p) for p in (pre, post))
         if feedback not in FEEDBACK:
             raise ValueError(f"unknown feedback {feedback!r}; allowed: {', '.join(FEEDBACK)}")
         if post.kind == "input":
             raise ValueError(f"population {post.name!r} is an input layer: it cannot receive a projection")
         steps = [self._delay_steps(d, name) for d, name in ((delay, "delay"), (feedback_delay, "feedback_delay"))]
         i, j = connector.pairs(pre.size, post.size, self.rng)
+        listed = connector.weights() if isinstance(connector, FromListConnector) else None
+        if pre is post and not getattr(connector, "allow_self_connections", True):
+            keep = i != j
+            i, j, listed = i[keep], j[keep], None if listed is None else listed[keep]
         if isinstance(connector, FromMatrixConnector):
             w = np.asarray(connector.matrix, dtype=float)[i, j]
+        elif listed is not None:
+            w = listed
         elif weights is None:
             w = self.rng.normal(0.0, 1.0 / np.sqrt(pre.size), len(i))
         elif isinstance(weights, str):
@@ -244,8 +373,16 @@ class Network:
                 synapse = self.spec.add_synapse_model(model + "_fixed", lagged=self.microcircuit,
                                                       learning=False) + "_backward"
             backward = self.spec.connect(above[j], below[i], b, delay=steps[1], synapse=synapse, port="bwd")
-        self.projections.append(Projection(pre, post, model, forward, backward, feedback))
+        self.projections.append(Projection(pre, post, model, forward, backward, feedback, network=self))
         return self.projections[-1]
+
+    def _lookup(self, population):
+        """A Population, also given by its name."""
+        if isinstance(population, Population):
+            return population
+        if population not in self.populations:
+            raise ValueError(f"no population {population!r}; the network has {', '.join(self.populations)}")
+        return self.populations[population]
 
     def _delay_steps(self, delay, name):
         if delay is None:
@@ -270,4 +407,5 @@ class Network:
             pop.nodes = self.nest.units[pop.indices[0]:pop.indices[-1] + 1]
             if pop.error_indices is not None:
                 pop.error_nodes = self.nest.units[pop.error_indices[0]:pop.error_indices[-1] + 1]
+            pop._start_recording()
         return self.nest

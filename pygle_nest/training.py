@@ -31,6 +31,9 @@ class Trainer:
     def __init__(self, net):
         if net.nest is None:
             raise ValueError("build the network first (net.build())")
+        if len(net.inputs) != 1 or len(net.targets) != 1:
+            raise ValueError(f"the Trainer takes a network of one input and one output population; this one has "
+                             f"inputs {list(net.inputs)} and outputs {list(net.targets)}")
         (self.input_name, _), = net.inputs.items()
         (self.output_name, _), = net.targets.items()
         self.net = net

@@ -102,3 +102,46 @@ def test_building_twice_is_refused(kernel):
     net.build()
     with pytest.raises(ValueError, match="the network is built already"):
         net.build()
+
+
+def test_pynn_vocabulary(kernel):
+    """Populations by name, per-layer gamma, labels, record/get_data, Projection.get/set in
+    PyNN's formats (W^T kept by set), list and array connectors, allow_self_connections."""
+    import pygle_nest as pg
+
+    net = Network(resolution=0.1, gamma=0.0, seed=2)
+    x = net.input("x", 2)
+    h = net.layer("h", [Group(3, 1.0, 0.5)], gamma=0.3)          # per-layer gamma (was a TypeError)
+    y = net.output("y", 2)
+    p1 = net.project("x", "h", connector=pg.FromListConnector([(0, 0, 0.5), (1, 2, -0.25)]))
+    rec = net.project(h, h, connector=pg.AllToAllConnector(allow_self_connections=False), feedback="none")
+    p2 = net.project(h, "y", connector=pg.ArrayConnector(np.array([[True, False], [True, True], [False, True]])))
+    assert len(rec.forward) == 6 and len(p1.forward) == 2 and len(p2.forward) == 4 and h.label == "h"
+    assert set(net.spec.units["gamma"][h.indices]) == {0.3} and set(net.spec.units["gamma"][y.indices]) == {0.0}
+    h.record(["r", "err"])
+    net.build()
+    np.testing.assert_array_equal(p1.get("weight"), [0.5, -0.25])
+    w = p2.get("weight", format="array")
+    assert w.shape == (3, 2) and np.isnan(w[0, 1]) and np.isnan(w[2, 0])
+    p2.set(np.arange(6.0).reshape(3, 2))
+    np.testing.assert_array_equal(p2.get("weight", format="array")[~np.isnan(w)], [0.0, 2.0, 3.0, 5.0])
+    np.testing.assert_array_equal(np.sort(net.nest.synapse_states(p2.backward)["weight"]), [0.0, 2.0, 3.0, 5.0])
+    nest.Simulate(2.0)
+    data = h.get_data()
+    assert data["r"].shape == (19, 3) and set(data) == {"r", "err"}
+    with pytest.raises(ValueError, match="no population 'z'; the network has x, h, y"):
+        net.project("z", "y")
+    with pytest.raises(ValueError, match=r"conn_list indices must be integers in \[0, 1\]"):
+        net.project(x, h, connector=pg.FromListConnector([(5, 0)]))
+
+
+def test_a_trainer_needs_one_input_and_one_output(kernel):
+    import pygle_nest as pg
+
+    net = Network(resolution=0.1)
+    x = net.input("x", 1)
+    for name in ("y1", "y2"):
+        net.project(x, net.output(name, 2))
+    net.build()
+    with pytest.raises(ValueError, match=r"one input and one output population; .* outputs \['y1', 'y2'\]"):
+        pg.Trainer(net)
