@@ -1,0 +1,30 @@
+"""The examples a user copies run and do what they say (short settings)."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run(script, *args, cwd):
+    env = dict(os.environ, PYNEST_QUIET="1")
+    return subprocess.run([sys.executable, str(ROOT / "examples" / script), *map(str, args)], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=600)
+
+
+def test_plain_nest_learning(tmp_path):
+    proc = run("plain_nest_learning.py", "--out", tmp_path / "plain.png", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    first, last = (float(v.strip(",")) for v in proc.stdout.split("first fifth")[1].split("last fifth"))
+    assert last < 0.6 * first and (tmp_path / "plain.png").exists()
+
+
+def test_builder_training(tmp_path):
+    proc = run("builder_training.py", "--out", tmp_path / "bt", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads((tmp_path / "bt.json").read_text())
+    assert result["test_after"][0] >= 0.9 > result["test_before"][0] and (tmp_path / "bt.png").exists()
+    assert "after resuming: 1.00" in proc.stdout or f"after resuming: {result['test_after'][0]:.2f}" in proc.stdout
