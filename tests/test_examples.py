@@ -18,7 +18,7 @@ def run(script, *args, cwd):
 def test_plain_nest_learning(tmp_path):
     proc = run("plain_nest_learning.py", "--out", tmp_path / "plain.png", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    first, last = (float(v.strip(",")) for v in proc.stdout.split("first fifth")[1].split("last fifth"))
+    first, last = (float(v.strip(" ,\n").split()[0]) for v in proc.stdout.split("first fifth")[1].split("last fifth"))
     assert last < 0.6 * first and (tmp_path / "plain.png").exists()
 
 
