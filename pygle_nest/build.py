@@ -92,7 +92,10 @@ def input_hash(nest_info):
     for path in _inputs():
         h.update(str(path.relative_to(REPO_ROOT)).encode())
         h.update(path.read_bytes())
-    h.update(json.dumps([REQUIRED_VERSIONS, nest_info, sys.version, os.environ.get("CXXFLAGS", "")]).encode())
+    # where this NEST is installed (an isolated build environment of pip is a new folder every
+    # time) does not change the module: the pinned version and the MPI flag do
+    where = {k: v for k, v in nest_info.items() if k != "pkg"}
+    h.update(json.dumps([REQUIRED_VERSIONS, where, sys.version, os.environ.get("CXXFLAGS", "")]).encode())
     return h.hexdigest()[:16]
 
 
