@@ -192,3 +192,9 @@ def test_resume_refuses_settings_it_would_ignore(tmp_path):
 def test_errors_have_the_error_prefix(tmp_path, args, message):
     proc = cli("train", "--data", small_data(tmp_path / "data.npz"), *args, cwd=tmp_path)
     assert proc.returncode == 2 and f"python -m pygle_nest train: error: {message}" in proc.stderr
+
+
+def test_build_outside_the_checkout_is_a_message(tmp_path):
+    """The installed package has no NESTML models to build from: a message, not a traceback."""
+    proc = cli("build", cwd=tmp_path)
+    assert proc.returncode == 2 and "error: no NESTML models at" in proc.stderr and "Traceback" not in proc.stderr
