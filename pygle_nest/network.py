@@ -167,6 +167,8 @@ class NetworkSpec:
             raise ValueError("lane inputs must be finite")
         if not 0 <= unit < self.n_units:
             raise ValueError(f"unit must index the {self.n_units} units; got {unit}")
+        if first_step < 1:  # NEST puts a row on its way a step ahead, as a connection of one step
+            raise ValueError(f"first_step must be >= 1; got {first_step}")
         self.lane_inputs[int(unit)] = (code(RECEPTORS, port, "receptor"), int(first_step), values.copy())
 
     def connect_stream(self, stream, post, weight, delay=1, port="fwd"):

@@ -131,3 +131,7 @@ def test_wrong_wiring_of_lanes_raises(kernel):
         three.set({"lanes": 2})
     with pytest.raises(ValueError, match="lanes must be an integer >= 1"):
         NetworkSpec(resolution=0.1, lanes=0)
+    spec = NetworkSpec(resolution=0.1, lanes=2)
+    spec.add_units(1)
+    with pytest.raises(ValueError, match="first_step must be >= 1; got 0"):  # NEST could not play row 0
+        spec.set_lane_inputs(0, np.zeros((3, 2)), first_step=0)
