@@ -300,6 +300,16 @@ class Network:
         self.spec.connect_stream(self.inputs[name], pop.indices, 1.0)
         return pop
 
+    def spike_input(self, name, size, tau_s=5.0):
+        """Units whose rate is the synaptic trace (time constant tau_s, ms; see gle_neuron) of
+        the spikes they receive on the receptor spikes: the way in for a spiking population.
+        After build(), connect it with NEST, for example ``nest.Connect(spiking, pop.nodes,
+        "one_to_one", syn_spec={"weight": w, "receptor_type": pygle_nest.RECEPTORS["spikes"]})``;
+        projections from these units learn with the trace as the presynaptic rate r_j."""
+        if not (np.isfinite(tau_s) and tau_s >= 0):
+            raise ValueError(f"tau_s of {name!r} must be >= 0 ms; got {tau_s}")
+        return self._population(name, "input", [Group(size, 1.0, 1.0)], activation="linear", tau_s=tau_s)
+
     def layer(self, name, groups, activation="tanh", bias=0.0, **params):
         """A hidden layer made of time-constant groups."""
         return self._population(name, "hidden", list(groups), activation=activation, bias=bias,

@@ -14,7 +14,8 @@ loaded network continues as the saved one would have:
 - the units' pending inputs (delays > 1 step, stream values) are saved and put back, and so
   are the values they sent in the last step (lanes and units alike);
 - Adam's step count continues (``step_offset`` of units and plastic models);
-- the network's input streams and lane inputs continue where they were.
+- the network's input streams, lane inputs and spike trains continue where they were (spikes
+  already emitted are among the pending inputs).
 """
 
 import hashlib
@@ -30,7 +31,7 @@ from .parameters import RECEPTORS
 from .reference import RECORDABLES, SYNAPSE_STATES, ReferenceNetwork
 
 #: The layout of the files written here; a file of another layout is refused with a message.
-FORMAT = 3
+FORMAT = 4
 
 #: gle_neuron states saved (all but the per-step inputs, which are recomputed every step).
 UNIT_STATES = tuple(k for k in RECORDABLES if k not in ("I_fwd", "I_bwd", "y"))
@@ -195,4 +196,9 @@ def load(net, path, at="end"):
         nest_net.streams.set([stream_amplitudes(x[min(steps, len(x) - 1):], spec.resolution) for x in spec.streams])
     for unit, (_, first_step, _) in spec.lane_inputs.items():  # and so do its lane inputs
         nest_net.units[unit].set({"lane_inputs_start": first_step - steps})
+    for k, (_, times, _, _, counts) in enumerate(spec.spike_trains["trains"]):  # and its spike trains
+        stamps = np.round(times / spec.resolution).astype(int) - steps
+        later = stamps >= 1  # the others were emitted and are on their way
+        nest_net.spike_sources[k].set({"spike_times": np.round(stamps[later] * spec.resolution, 12).tolist(),
+                                       "spike_multiplicities": counts[later].astype(int).tolist()})
     return meta["position"]

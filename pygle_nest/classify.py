@@ -45,7 +45,10 @@ CONFIG = {
     "factor": 0.5,              # ... by this factor
     "plateau_on": "test",       # the loss the schedule watches: "test" (the paper) or "validation"
     "validation": 500,          # training samples held out for plateau_on "validation"
-    "lr_floor": 1e-6,           # stop once the schedule has brought the rate below this
+    # stop once the schedule has brought the rate below this: at 1e-8 an epoch (14,400 steps)
+    # moves a weight by 1.4e-4 at most; a floor of 1e-6 stopped MNIST-1D at 0.914 (seed 0, epoch
+    # 45), which went on to 0.93 at rates of 1e-7 to 3e-8 (epochs 55 to 63)
+    "lr_floor": 1e-8,
     "seed": 0,
 }
 

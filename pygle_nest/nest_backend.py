@@ -5,7 +5,8 @@ Units become ``gle_neuron`` nodes; connections use the spec's models (NEST's sta
 ``gle_synapse`` / ``gle_synapse_backward`` and copies of them with their own common
 properties); every input stream becomes one ``step_rate_generator`` whose value of step n is
 sent in step n (NEST's generator switches its amplitude one step ahead, so value n carries the
-time stamp (n + 1) h).
+time stamp (n + 1) h); every spike train one ``spike_generator`` (static_synapse to the
+receptor spikes).
 """
 
 from dataclasses import dataclass
@@ -15,16 +16,19 @@ import numpy as np
 from .module import install
 from .parallel import gather, gather_dict, rank
 from .network import UNIT_FIELDS, NetworkSpec
+from .parameters import RECEPTORS
 from .reference import SYNAPSE_STATES
 
 
 @dataclass
 class NestNetwork:
-    """The NEST nodes of a spec: ``units`` (gle_neuron) and ``streams`` (step_rate_generator)."""
+    """The NEST nodes of a spec: ``units`` (gle_neuron), ``streams`` (step_rate_generator) and
+    ``spike_sources`` (spike_generator, one per spike train)."""
 
     spec: NetworkSpec
     units: object
     streams: object
+    spike_sources: object = None
     step_offset: int = 0
 
     def multimeter(self, record_from, units=None):
@@ -201,7 +205,14 @@ def create(spec: NetworkSpec) -> NestNetwork:
             nest.Connect(np.asarray(streams.tolist())[s["stream"]], ids[s["post"]], "one_to_one",
                          syn_spec={"synapse_model": "rate_connection_delayed", "weight": s["weight"],
                                    "delay": s["delay"] * spec.resolution, "receptor_type": s["port"]})
-    return NestNetwork(spec, units, streams)
+    trains = spec.spike_trains["trains"]
+    spike_sources = nest.Create("spike_generator", len(trains)) if trains else None
+    for k, (unit, times, weight, delay, counts) in enumerate(trains):
+        spike_sources[k].set({"spike_times": times.tolist(), "spike_multiplicities": counts.astype(int).tolist()})
+        nest.Connect(spike_sources[k], units[unit], syn_spec={"synapse_model": "static_synapse", "weight": weight,
+                                                              "delay": delay * spec.resolution,
+                                                              "receptor_type": RECEPTORS["spikes"]})
+    return NestNetwork(spec, units, streams, spike_sources)
 
 
 def recorded(mm, units):

@@ -75,6 +75,11 @@ class NetworkSpec:
     # values played into one receptor of a unit, each lane its own: unit -> (port, first step,
     # array steps x lanes); row k enters the unit's update in step `first step` + k
     lane_inputs: dict = field(default_factory=dict)
+    # spikes into the receptor spikes of units (a spike_generator each in NEST): per spike its
+    # unit, the step in which it arrives (time / resolution + delay - 1), weight x multiplicity;
+    # and per train (unit, times in ms, weight, delay in steps, multiplicities) as given
+    spike_trains: dict = field(default_factory=lambda: {
+        "unit": np.zeros(0, int), "step": np.zeros(0, int), "weight": np.zeros(0), "trains": []})
 
     def __post_init__(self):
         if not self.resolution > 0:
@@ -88,7 +93,8 @@ class NetworkSpec:
 
     @property
     def max_delay(self):
-        delays = np.concatenate([self.connections["delay"], self.stream_connections["delay"], [1]])
+        delays = np.concatenate([self.connections["delay"], self.stream_connections["delay"],
+                                 [train[3] for train in self.spike_trains["trains"]], [1]])
         return int(delays.max())
 
     def model_list(self):
@@ -170,6 +176,28 @@ class NetworkSpec:
         if first_step < 1:  # NEST puts a row on its way a step ahead, as a connection of one step
             raise ValueError(f"first_step must be >= 1; got {first_step}")
         self.lane_inputs[int(unit)] = (code(RECEPTORS, port, "receptor"), int(first_step), values.copy())
+
+    def add_spike_train(self, unit, times, weight=1.0, delay=1, multiplicities=None):
+        """Spikes at the given times (ms, on the grid of the resolution, > 0) into the receptor
+        spikes of a unit, with one weight and delay (steps); multiplicities: spikes per time."""
+        times = np.asarray(times, dtype=float)
+        steps = np.round(times / self.resolution).astype(int)
+        if times.ndim != 1 or np.any(steps < 1) or not np.allclose(steps * self.resolution, times, rtol=0, atol=1e-9):
+            raise ValueError(f"spike times must be > 0 ms and on the grid of the resolution ({self.resolution} ms); "
+                             f"got {times}")
+        counts = np.ones(len(times), int) if multiplicities is None else np.asarray(multiplicities)
+        if counts.shape != times.shape or not np.issubdtype(counts.dtype, np.integer) or np.any(counts < 1):
+            raise ValueError(f"multiplicities must be integers >= 1, one per spike time; got {multiplicities}")
+        if not np.isfinite(weight):
+            raise ValueError(f"weight must be finite; got {weight}")
+        if not 0 <= unit < self.n_units:
+            raise ValueError(f"unit must index the {self.n_units} units; got {unit}")
+        if not (isinstance(delay, (int, np.integer)) and delay >= 1):
+            raise ValueError(f"delay must be an integer >= 1 step; got {delay!r}")
+        new = {"unit": np.full(len(times), unit), "step": steps + delay - 1, "weight": weight * counts}
+        for k, v in new.items():
+            self.spike_trains[k] = np.concatenate([self.spike_trains[k], v])
+        self.spike_trains["trains"].append((int(unit), times.copy(), float(weight), int(delay), counts.copy()))
 
     def connect_stream(self, stream, post, weight, delay=1, port="fwd"):
         """Feed stream[k] into unit post[k] with the given weight, delay and port."""

@@ -12,8 +12,8 @@ import numpy as np
 ACTIVATIONS = {"linear": 0, "tanh": 1, "sigmoid": 2, "softplus": 3, "relu": 4, "hard_sigmoid": 5}
 #: Output costs and the codes of gle_neuron's ``loss`` parameter.
 LOSSES = {"squared_error": 0, "cross_entropy": 1}
-#: Receptor types (continuous input ports) of gle_neuron.
-RECEPTORS = {"fwd": 0, "bwd": 1, "target": 2, "softmax_self": 3, "softmax_sum": 4}
+#: Receptor types (continuous input ports) of gle_neuron; spikes (SpikeEvent) go to "spikes" only.
+RECEPTORS = {"fwd": 0, "bwd": 1, "target": 2, "softmax_self": 3, "softmax_sum": 4, "spikes": 5}
 #: Roles of a gle_neuron (codes of its ``role`` parameter): a whole GLE unit, or, in an explicit
 #: microcircuit, the representation neuron or the error neuron of a unit.
 ROLES = {"unit": 0, "representation": 1, "error": 2}
@@ -33,7 +33,8 @@ OPTIMIZER_DEFAULTS = {"optimizer": "plain", "mu": 0.9, "beta1": 0.9, "beta2": 0.
 #: Defaults of gle_neuron (times in ms).
 DEFAULTS = {"tau_m": 10.0, "tau_r": 10.0, "bias": 0.0, "gamma": 0.0, "beta": 0.0,
             "activation": "linear", "loss": "squared_error", "eta_bias": 0.0, "eta_tau": 0.0,
-            "tau_m_min": 0.0, "prospective_error": True, "role": "unit", **OPTIMIZER_DEFAULTS}
+            "tau_m_min": 0.0, "prospective_error": True, "role": "unit", "tau_s": 0.0, "rate_scale": 0.0,
+            **OPTIMIZER_DEFAULTS}
 #: Defaults of gle_synapse's common properties.
 #: rate_lag: 0 pairs the rate of step n with the error of step n, 1 the rate of step n - 1 (the one
 #: that entered the target's update at a delay of one step: the paper's scheme).
@@ -44,6 +45,7 @@ _RANGES = {"eta": (lambda x: x >= 0, ">= 0"), "mu": (lambda x: (0 <= x) & (x < 1
            "beta2": (lambda x: (0 <= x) & (x < 1), "in [0, 1)"), "epsilon": (lambda x: x > 0, "> 0"),
            "beta": (lambda x: x >= 0, ">= 0"), "eta_bias": (lambda x: x >= 0, ">= 0"),
            "eta_tau": (lambda x: x >= 0, ">= 0"), "tau_m_min": (lambda x: x >= 0, ">= 0"),
+           "tau_s": (lambda x: x >= 0, ">= 0 ms"), "rate_scale": (lambda x: x >= 0, ">= 0 (spikes/s per unit of r)"),
            "bias": (lambda x: x == x, "finite"), "gamma": (lambda x: x == x, "finite"),
            "rate_lag": (lambda x: (x == 0) | (x == 1), "0 or 1")}
 

@@ -9,6 +9,8 @@ neurons) and the lagged connections (which pair the value carried in the previou
 follow gle_neuron's and gle_synapse's docstrings.
 """
 
+import math
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -16,7 +18,7 @@ from .network import NetworkSpec
 from .parameters import ACTIVATIONS, RECEPTORS
 
 RECORDABLES = ("u", "u_breve", "r", "phi_prime", "v", "err", "I_fwd", "I_bwd", "y", "bias", "tau_m",
-               "m_bias", "s_bias", "m_tau", "s_tau", "r_sum", "g_bias", "g_tau")
+               "m_bias", "s_bias", "m_tau", "s_tau", "r_sum", "g_bias", "g_tau", "s_in")
 #: The unit's states, shared by its lanes (gle_neuron's @homogeneous states); the others have one
 #: value per lane.
 SHARED_STATES = ("bias", "tau_m", "m_bias", "s_bias", "m_tau", "s_tau")
@@ -44,6 +46,20 @@ def lane_mean(x):
     for b in range(len(x)):
         acc[b % 8] += x[b]
     return (((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))) / len(x)
+
+
+def spike_mean(r, rate_scale, h):
+    """The mean number of spikes that a unit of rate r emits in a step of h ms (gle_neuron's
+    rate_scale, in spikes/s per unit of r; r clipped at 0): the rate behind its Poisson spikes."""
+    return 0.001 * rate_scale * np.maximum(r, 0.0) * h
+
+
+def spike_trace_coefficients(tau_s, h):
+    """The spike trace's decay over a step and the increment of a spike of weight 1, per unit
+    (gle_neuron's internals spike_decay and spike_gain; exp as NEST's C library computes it)."""
+    decay = np.array([math.exp(-h / t) if t > 0 else 0.0 for t in tau_s])
+    gain = np.array([1 / t if t > 0 else 1 / h for t in tau_s])
+    return decay, gain
 
 
 def _sigmoid(x):
@@ -110,6 +126,7 @@ class ReferenceNetwork:
         self.params = {k: units[k].astype(float).copy() for k in ("tau_r", "gamma", "beta", "eta_bias", "eta_tau",
                                                                    "tau_m_min", "mu", "beta1", "beta2", "epsilon")}
         self.params["optimizer"] = units["optimizer"].copy()
+        self.spike_decay, self.spike_gain = spike_trace_coefficients(units["tau_s"].astype(float), self.h)
         self.cross_entropy = units["loss"] == 1
         self.representation = units["role"] == 1
         self.error_neuron = units["role"] == 2
@@ -129,6 +146,7 @@ class ReferenceNetwork:
         self.sent_before = np.zeros_like(self.sent)
         self._init_connections()
         self._init_streams()
+        self._init_spike_trains()
 
     def _init_connections(self):
         """Static connections: one sparse matrix per (port, channel, delay) over what the units
@@ -172,6 +190,13 @@ class ReferenceNetwork:
                                     shape=(n, len(self.spec.streams)))
                 self.stream_terms.append((int(port), int(d), mat))
 
+    def _init_spike_trains(self):
+        """What the spike trains add to the receptor spikes of their units, by step of arrival."""
+        trains = self.spec.spike_trains
+        self.spike_arrivals = {}
+        for unit, step, weight in zip(trains["unit"], trains["step"], trains["weight"]):
+            self.spike_arrivals.setdefault(int(step), []).append((int(unit), float(weight)))
+
     def _stream_values(self, step):
         return np.array([x[min(step, len(x) - 1)] for x in self.spec.streams])
 
@@ -195,6 +220,8 @@ class ReferenceNetwork:
         for unit, (port, start, values) in self.spec.lane_inputs.items() if streams else ():
             if 0 <= step - start < len(values):
                 x[port][..., unit] += values[step - start].reshape(self.lanes)
+        for unit, weight in self.spike_arrivals.get(step, ()) if streams else ():
+            x[RECEPTORS["spikes"]][..., unit] += weight
         return x
 
     def activation(self, x, derivative=False, of_rate=False):
@@ -209,7 +236,9 @@ class ReferenceNetwork:
         """Advance all units by one step with port inputs x (ports [x lanes] x units), then let
         every connection send and learn."""
         s, p, h = self.state, self.params, self.h
-        fwd, bwd, target, soft_self, soft_sum = x
+        fwd, bwd, target, soft_self, soft_sum, spikes = x
+        s["s_in"] = self.spike_decay * s["s_in"] + self.spike_gain * spikes
+        fwd = fwd + s["s_in"]
         errs = self.error_neuron
         rate_before = self.activation(s["u_breve"])  # of the previous step
         slope = self.activation(s["u_breve"], derivative=True)

@@ -67,9 +67,13 @@ def test_unknown_names_in_python():
 @pytest.mark.parametrize("synapse_model", ["rate_connection_delayed", "eprop_learning_signal_connection"])
 def test_receptor_out_of_range(kernel, synapse_model):
     a, b = nest.Create("gle_neuron", 2)
-    with pytest.raises(NESTError, match="Receptor type 5 is not available in gle_neuron"):
+    with pytest.raises(NESTError, match="Receptor type 6 is not available in gle_neuron"):
+        nest.Connect(a, b, syn_spec={"synapse_model": synapse_model, "receptor_type": 6})
+    what = "rates" if synapse_model == "rate_connection_delayed" else "errors"
+    with pytest.raises(NESTError, match=f"receptor 5 \\(spikes\\) takes spikes only, not {what}"):
         nest.Connect(a, b, syn_spec={"synapse_model": synapse_model, "receptor_type": 5})
-    assert b.get("receptor_types") == {"fwd": 0, "bwd": 1, "target": 2, "softmax_self": 3, "softmax_sum": 4}
+    assert b.get("receptor_types") == {"fwd": 0, "bwd": 1, "target": 2, "softmax_self": 3, "softmax_sum": 4,
+                                       "spikes": 5}
 
 
 def test_rate_connection_to_spiking_model(kernel):
@@ -78,10 +82,8 @@ def test_rate_connection_to_spiking_model(kernel):
     with pytest.raises(NESTError, match="does not support delayed rate input"):
         nest.Connect(gle, iaf, syn_spec={"synapse_model": "rate_connection_delayed"})
     spikes = nest.Create("spike_generator")
-    with pytest.raises(NESTError, match="does not support spike input"):
+    with pytest.raises(NESTError, match=r"gle_neuron: spikes go to the receptor spikes \(receptor_type 5\), not to receptor 0"):
         nest.Connect(spikes, gle)
-    with pytest.raises(NESTError, match="Source node does not send output"):
-        nest.Connect(gle, iaf)  # a GLE neuron sends no spikes
     nest.Simulate(1.0)
     assert np.isfinite(gle.get("u"))
 
@@ -160,7 +162,7 @@ def test_every_real_neuron_entry_rejects_non_finite_values(kernel):
     assert node.get(names) == before
     for value in NON_FINITE:
         with pytest.raises(NESTError, match="pending_inputs must be a finite number"):
-            node.set({"pending_inputs": [0.0, value, 0.0, 0.0, 0.0]})
+            node.set({"pending_inputs": [0.0, value, 0.0, 0.0, 0.0, 0.0]})  # a step of the 6 receptors
     nest.Simulate(1.0)
     assert np.isfinite(node.get("u"))
 

@@ -28,3 +28,16 @@ def test_builder_training(tmp_path):
     result = json.loads((tmp_path / "bt.json").read_text())
     assert result["test_after"][0] >= 0.9 > result["test_before"][0] and (tmp_path / "bt.png").exists()
     assert "after resuming: 1.00" in proc.stdout or f"after resuming: {result['test_after'][0]:.2f}" in proc.stdout
+
+
+def test_spiking_readout(tmp_path):
+    """A GLE readout of the spikes of Brunel's network, 3 s of learning: it beats the memoryless
+    offline regression of the same spike traces on the delayed signal; the spiking network
+    stays in its asynchronous regime."""
+    proc = run("spiking_readout.py", "--train", 3, "--test", 1, "--out", tmp_path / "sr", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads((tmp_path / "sr.json").read_text())
+    regression = result["linear regression (offline, memoryless)"]["test_nmse"]
+    assert result["GLE"]["test_nmse"] < 0.75 * regression and regression < 1.0
+    assert result["instantaneous errors"]["test_nmse"] < 1.0
+    assert 20 < result["setup"]["mean_rate_hz"] < 120 and (tmp_path / "sr.png").exists()
