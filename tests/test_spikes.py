@@ -179,13 +179,13 @@ def test_the_same_seed_gives_the_same_spikes_and_another_seed_others(kernel):
     assert len(a) > 50 and not np.array_equal(a, c)
 
 
-def spiking_spec(lanes=1, tau_s=(0.0, 0.35, 2.0), seed=0, n_steps=2000):
+def spiking_spec(lanes=1, tau_s=(0.0, 0.35, 2.0), seed=0, n_steps=2000, learning=True):
     """Spike trains (random times, weights, delays 1..3 steps, multiplicities) into a first layer
-    of units with the given trace time constants; a plastic tanh layer; a squared-error output
-    with a target stream; Adam on the weights, bias learning."""
+    of units with the given trace time constants; a tanh layer; a squared-error output with a
+    target stream; Adam on the weights, bias learning (learning=False: fixed weights)."""
     rng = np.random.default_rng(seed)
     spec = NetworkSpec(resolution=H, lanes=lanes)
-    model = spec.add_synapse_model("plastic", optimizer="adam", eta=2e-3, rate_lag=1)
+    model = spec.add_synapse_model("plastic", optimizer="adam", eta=2e-3, rate_lag=1, learning=learning)
     n_in = 3 * len(tau_s)
     first = spec.add_units(n_in, tau_m=1.0, tau_r=1.0, tau_s=np.repeat(tau_s, 3))
     hidden = spec.add_units(5, tau_m=np.array([1.0, 0.5, 1.0, 2.0, 1.0]), tau_r=np.array([1.0, 1.0, 0.4, 2.0, 1.0]),
@@ -206,17 +206,20 @@ def spiking_spec(lanes=1, tau_s=(0.0, 0.35, 2.0), seed=0, n_steps=2000):
     return spec
 
 
+@pytest.mark.parametrize("learning, tolerance", [(False, 1e-12), (True, 1e-10)])
 @pytest.mark.parametrize("threads, split", [(1, False), (2, True)])
-def test_spike_input_network_equals_the_reference(threads, split):
-    """NEST = reference with spike trains into traces of three time constants, learning
-    (1e-10), at 1 and 2 threads, in one Simulate and in short ones."""
+def test_spike_input_network_equals_the_reference(threads, split, learning, tolerance):
+    """NEST = reference with spike trains into traces of three time constants, without learning
+    (1e-12) and with it (1e-10), at 1 and 2 threads, in one Simulate and in short ones."""
     n_steps = 2000
-    spec = spiking_spec(n_steps=n_steps)
+    spec = spiking_spec(n_steps=n_steps, learning=learning)
+    if not learning:
+        spec.units["eta_bias"][:] = 0.0
     ref = ReferenceNetwork(spec).run(n_steps)
     out = run_in_nest(spec, n_steps, threads=threads, chunks=random_chunks(7, n_steps) if split else None)
     diff, scale = max_abs_difference(out, ref)
-    assert np.ptp(ref["s_in"]) > 1.0 and np.ptp(ref["bias"]) > 1e-4
-    assert diff <= 1e-10 * max(1.0, scale), f"max |NEST - reference| = {diff:.3g} (values up to {scale:.3g})"
+    assert np.ptp(ref["s_in"]) > 1.0 and (np.ptp(ref["bias"]) > 1e-4) == learning
+    assert diff <= tolerance * max(1.0, scale), f"max |NEST - reference| = {diff:.3g} (values up to {scale:.3g})"
 
 
 def test_spike_input_network_with_lanes_equals_the_reference():
