@@ -127,7 +127,8 @@ def test_ctrl_c_leaves_a_hint_and_an_intact_checkpoint(tmp_path):
     out = tmp_path / "run"
     env = dict(os.environ, PYNEST_QUIET="1")
     proc = subprocess.Popen([sys.executable, "-m", "pygle_nest", "train", "--data", str(data), *SMALL,
-                             "--lanes", "1", "--epochs", "1000", "--checkpoint-every", "3", "--out", str(out)],
+                             "--lanes", "1", "--epochs", "1000", "--patience", "1000", "--checkpoint-every", "3",
+                             "--out", str(out)],  # a run that the schedule does not end before the signal
                             cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     ckpt = tmp_path / "run.ckpt.npz"
     deadline = time.time() + 300
