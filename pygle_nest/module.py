@@ -15,18 +15,23 @@ def _module_dir() -> Path:
     return MODULE_ROOT / flavor({"have_mpi": bool(nest.build_info.get("have_mpi"))})
 
 
-def module_path() -> str:
-    """Absolute path of the built module, for ``nest.Install(pygle_nest.module_path())``."""
-    path = _module_dir() / f"{MODULE_NAME}.so"
+def _built(name) -> Path:
+    """A file of the built module; FileNotFoundError with the way to build it if it is missing."""
+    path = _module_dir() / name
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist: build the module with `pip install .` "
                                 "or `python -m pygle_nest build`")
-    return str(path)
+    return path
+
+
+def module_path() -> str:
+    """Absolute path of the built module, for ``nest.Install(pygle_nest.module_path())``."""
+    return str(_built(f"{MODULE_NAME}.so"))
 
 
 def models():
     """Names of the models that the built module provides."""
-    return json.loads((_module_dir() / MANIFEST).read_text())["models"]
+    return json.loads(_built(MANIFEST).read_text())["models"]
 
 
 def install():

@@ -59,6 +59,16 @@ def test_install_is_idempotent_and_survives_reset():
     nest.Create("gle_neuron")
 
 
+def test_an_unbuilt_module_says_how_to_build_it(tmp_path, monkeypatch):
+    """A source tree without the built module (a copy of the repository): the build hint, from
+    install() and module_path() alike, not a bare missing models.json."""
+    monkeypatch.setattr(pygle_nest.module, "MODULE_ROOT", tmp_path)
+    for call in (pygle_nest.install, pygle_nest.module_path):
+        with pytest.raises(FileNotFoundError, match="does not exist: build the module with `pip install .` or "
+                                                    "`python -m pygle_nest build`"):
+            call()
+
+
 def test_readme_plain_nest_script():
     section = README.read_text().split("## A plain NEST script", 1)[1]
     script = re.search(r"```python\n(.*?)```", section, re.S).group(1)
