@@ -129,7 +129,10 @@ def test_ctrl_c_leaves_a_hint_and_an_intact_checkpoint(tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "pygle_nest", "train", "--data", str(data), *SMALL,
                              "--lanes", "1", "--epochs", "1000", "--patience", "1000", "--checkpoint-every", "3",
                              "--out", str(out)],  # a run that the schedule does not end before the signal
-                            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            # a test run started in the background (`cmd &`) ignores SIGINT, and so would
+                            # the child: Python then never installs its KeyboardInterrupt handler
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     ckpt = tmp_path / "run.ckpt.npz"
     deadline = time.time() + 300
     while not ckpt.exists() and time.time() < deadline and proc.poll() is None:
