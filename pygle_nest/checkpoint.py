@@ -196,7 +196,7 @@ def load(net, path, at="end"):
         nest_net.streams.set([stream_amplitudes(x[min(steps, len(x) - 1):], spec.resolution) for x in spec.streams])
     for unit, (_, first_step, _) in spec.lane_inputs.items():  # and so do its lane inputs
         nest_net.units[unit].set({"lane_inputs_start": first_step - steps})
-    for k, (_, times, _, _, counts) in enumerate(spec.spike_trains["trains"]):  # and its spike trains
+    for k, (_, times, _, _, counts) in enumerate(spec.spike_trains):  # and its spike trains
         stamps = np.round(times / spec.resolution).astype(int) - steps
         later = stamps >= 1  # the others were emitted and are on their way
         nest_net.spike_sources[k].set({"spike_times": np.round(stamps[later] * spec.resolution, 12).tolist(),

@@ -205,7 +205,7 @@ def create(spec: NetworkSpec) -> NestNetwork:
             nest.Connect(np.asarray(streams.tolist())[s["stream"]], ids[s["post"]], "one_to_one",
                          syn_spec={"synapse_model": "rate_connection_delayed", "weight": s["weight"],
                                    "delay": s["delay"] * spec.resolution, "receptor_type": s["port"]})
-    trains = spec.spike_trains["trains"]
+    trains = spec.spike_trains
     spike_sources = nest.Create("spike_generator", len(trains)) if trains else None
     for k, (unit, times, weight, delay, counts) in enumerate(trains):
         spike_sources[k].set({"spike_times": times.tolist(), "spike_multiplicities": counts.astype(int).tolist()})

@@ -75,11 +75,10 @@ class NetworkSpec:
     # values played into one receptor of a unit, each lane its own: unit -> (port, first step,
     # array steps x lanes); row k enters the unit's update in step `first step` + k
     lane_inputs: dict = field(default_factory=dict)
-    # spikes into the receptor spikes of units (a spike_generator each in NEST): per spike its
-    # unit, the step in which it arrives (time / resolution + delay - 1), weight x multiplicity;
-    # and per train (unit, times in ms, weight, delay in steps, multiplicities) as given
-    spike_trains: dict = field(default_factory=lambda: {
-        "unit": np.zeros(0, int), "step": np.zeros(0, int), "weight": np.zeros(0), "trains": []})
+    # spike trains into the receptor spikes of units (a spike_generator each in NEST): per train
+    # (unit, times in ms, weight, delay in steps, multiplicities); a spike at time t arrives in
+    # step t / resolution + delay - 1
+    spike_trains: list = field(default_factory=list)
 
     def __post_init__(self):
         if not self.resolution > 0:
@@ -94,7 +93,7 @@ class NetworkSpec:
     @property
     def max_delay(self):
         delays = np.concatenate([self.connections["delay"], self.stream_connections["delay"],
-                                 [train[3] for train in self.spike_trains["trains"]], [1]])
+                                 [train[3] for train in self.spike_trains], [1]])
         return int(delays.max())
 
     def model_list(self):
@@ -194,10 +193,7 @@ class NetworkSpec:
             raise ValueError(f"unit must index the {self.n_units} units; got {unit}")
         if not (isinstance(delay, (int, np.integer)) and delay >= 1):
             raise ValueError(f"delay must be an integer >= 1 step; got {delay!r}")
-        new = {"unit": np.full(len(times), unit), "step": steps + delay - 1, "weight": weight * counts}
-        for k, v in new.items():
-            self.spike_trains[k] = np.concatenate([self.spike_trains[k], v])
-        self.spike_trains["trains"].append((int(unit), times.copy(), float(weight), int(delay), counts.copy()))
+        self.spike_trains.append((int(unit), times.copy(), float(weight), int(delay), counts.copy()))
 
     def connect_stream(self, stream, post, weight, delay=1, port="fwd"):
         """Feed stream[k] into unit post[k] with the given weight, delay and port."""

@@ -192,10 +192,10 @@ class ReferenceNetwork:
 
     def _init_spike_trains(self):
         """What the spike trains add to the receptor spikes of their units, by step of arrival."""
-        trains = self.spec.spike_trains
         self.spike_arrivals = {}
-        for unit, step, weight in zip(trains["unit"], trains["step"], trains["weight"]):
-            self.spike_arrivals.setdefault(int(step), []).append((int(unit), float(weight)))
+        for unit, times, weight, delay, counts in self.spec.spike_trains:
+            for step, count in zip(np.round(times / self.h).astype(int) + delay - 1, counts):
+                self.spike_arrivals.setdefault(int(step), []).append((unit, weight * count))
 
     def _stream_values(self, step):
         return np.array([x[min(step, len(x) - 1)] for x in self.spec.streams])
