@@ -23,15 +23,19 @@ def test_gle_errors_follow_the_adjoint():
     mm = net.multimeter(["err"], units=nodes)
     nest.Simulate(WINDOW * task.spec.resolution)
     errors = nest_backend.recorded(mm, nodes)["err"]
-    settled = slice(WINDOW // 3, len(errors) - 3)
+    settled = slice(WINDOW // 3, len(errors) - 100)
 
     def corr(k, lag):
         return np.corrcoef(errors[settled.start + lag:settled.stop + lag, k], -dl_di[settled, hidden[k]])[0, 1]
 
     # the instantaneous units get exactly the backpropagated error, 3 steps late (the latency
-    # of the path from the output); the retrospective ones the same phase at another gain
+    # of the path from the output)
     assert corr(0, 3) > 0.999 and corr(2, 3) > 0.999
-    np.testing.assert_allclose([corr(1, 1), corr(3, 1)], [0.699, 0.936], atol=0.02)  # measured, pinned
+    # the retrospective ones track its phase (the paper's claim), at another gain: their best
+    # match with the adjoint is within a few steps, and no lag far off matches better
+    for k in (1, 3):
+        scores = [corr(k, lag) for lag in range(100)]  # a period of the fastest sine is 317 steps
+        assert np.argmax(scores) <= 5 and max(scores) > 0.6, (k, np.argmax(scores), max(scores))
 
 
 def test_the_first_layer_learns_the_teachers():
