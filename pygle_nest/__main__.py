@@ -95,6 +95,8 @@ def _add_config_arguments(parser):
                             ("lr", float, "initial learning rate of weights and biases (per step)"),
                             ("rate_lag", int, "1: the error of step n learns with the rate of step n - 1 (the "
                                               "paper's scheme); 0: with the rate of step n"),
+                            ("accumulate", int, "0: an optimizer step every time step (the paper); K >= 1: one "
+                                                "per K batches, with the summed increments of their steps"),
                             ("patience", int, "epochs without improvement before the plateau schedule lowers the rate"),
                             ("factor", float, "the plateau schedule's factor"),
                             ("plateau_on", str, "the loss the schedule watches: test (as the paper) or validation"),

@@ -31,7 +31,7 @@ from .parameters import RECEPTORS
 from .reference import RECORDABLES, SYNAPSE_STATES, ReferenceNetwork
 
 #: The layout of the files written here; a file of another layout is refused with a message.
-FORMAT = 4
+FORMAT = 5
 
 #: gle_neuron states saved (all but the per-step inputs, which are recomputed every step).
 UNIT_STATES = tuple(k for k in RECORDABLES if k not in ("I_fwd", "I_bwd", "y"))

@@ -16,7 +16,9 @@ paper's scheme), and a reduce-on-plateau schedule (``patience``, ``factor``) ste
 epoch on the test loss (``plateau_on`` "test", as the paper, which has no validation split) or
 on the loss of a validation split held out of the training data (``plateau_on`` "validation",
 the last ``validation`` training samples). Training stops after ``epochs`` or once the
-schedule has brought the rate below ``lr_floor``.
+schedule has brought the rate below ``lr_floor``. ``accumulate`` K >= 1 (not the paper's):
+weights and biases take one optimizer step per K batches, with the increments of their steps
+summed (``update_interval`` = K x the steps of a sample; with one lane and K = 1, once per sample).
 """
 
 import time
@@ -41,6 +43,7 @@ CONFIG = {
     "optimizer": "adam",
     "lr": 1e-3,                 # per step, of the weights and biases
     "rate_lag": 1,              # 1: e(n) with r(n - 1), the paper's scheme; 0: e(n) with r(n)
+    "accumulate": 0,            # 0: an optimizer step every time step (the paper); K: one per K batches, the sum
     "patience": 2,              # reduce-on-plateau: epochs without improvement before the rate falls
     "factor": 0.5,              # ... by this factor
     "plateau_on": "test",       # the loss the schedule watches: "test" (the paper) or "validation"
@@ -102,16 +105,21 @@ def load_data(config):
     return tuple(out)
 
 
-def network(config, n_inputs, n_classes, threads=1):
-    """Build the config's network in a fresh kernel with `threads` threads per process."""
+def network(config, n_inputs, n_classes, sample_steps, threads=1):
+    """Build the config's network in a fresh kernel with `threads` threads per process, for
+    samples of `sample_steps` steps."""
     import nest
 
     if not isinstance(config["layers"], int) or config["layers"] < 1:
         raise ValueError(f"layers must be an integer >= 1; got {config['layers']!r}")
+    if not (isinstance(config["accumulate"], int) and config["accumulate"] >= 0):
+        raise ValueError(f"accumulate (--accumulate) must be an integer >= 0 (batches per optimizer step; "
+                         f"0: every step); got {config['accumulate']!r}")
     nest.ResetKernel()
     nest.verbosity = nest.VerbosityLevel.ERROR
     nest.local_num_threads = threads
     lr, opt = config["lr"], config["optimizer"]
+    optimizer = {"optimizer": opt, "update_interval": max(1, config["accumulate"] * sample_steps)}
     if not (isinstance(lr, (int, float)) and np.isfinite(lr) and lr > 0):
         raise ValueError(f"lr (--lr) must be a number > 0; got {lr!r}")
     if not config["output_tau"] >= config["resolution"]:
@@ -130,11 +138,11 @@ def network(config, n_inputs, n_classes, threads=1):
     width = sum(g.n for g in groups)
     for k in range(config["layers"]):
         layers.append(net.layer(f"h{k + 1}", groups, activation="linear" if k == 0 else "tanh", eta_bias=lr,
-                                optimizer=opt, bias=biases(width, layers[-1].size)))
+                                bias=biases(width, layers[-1].size), **optimizer))
     layers.append(net.output("y", n_classes, loss="cross_entropy", beta=1.0, tau_m=config["output_tau"],
-                             eta_bias=lr, optimizer=opt, bias=biases(n_classes, layers[-1].size)))
+                             eta_bias=lr, bias=biases(n_classes, layers[-1].size), **optimizer))
     for below, above in zip(layers[:-1], layers[1:]):
-        net.project(below, above, optimizer=opt, eta=lr, rate_lag=config["rate_lag"], weights="uniform")
+        net.project(below, above, eta=lr, rate_lag=config["rate_lag"], weights="uniform", **optimizer)
     net.build()
     return net
 
@@ -143,7 +151,7 @@ def network_and_data(config, threads=1):
     """The config's data set and its network (as many inputs and classes as the data has)."""
     data = load_data(config)
     x, y, _, y_test = data
-    return network(config, x.shape[2], int(max(y.max(), y_test.max())) + 1, threads), data
+    return network(config, x.shape[2], int(max(y.max(), y_test.max())) + 1, x.shape[1], threads), data
 
 
 def train(config, epochs, hours=None, out="results/train", checkpoint=None, checkpoint_every=500, resume=False,
@@ -177,9 +185,11 @@ def train(config, epochs, hours=None, out="results/train", checkpoint=None, chec
         from . import checkpoint as checkpoints
         # the checkpoint keeps the state this test pass starts from: evaluate reproduces it
         trainer.test_state = checkpoints.state(net, learning=False) if checkpoint is not None else None
-        accuracy, cost = trainer.evaluate(x_test, y_test)
+        scores = trainer.scores(x_test, y_test)
+        accuracy, cost = scores["accuracy"], scores["loss"]
         entry = {"epoch": len(history), "lr": schedule.rate, "online_accuracy": history[-1][0],
-                 "online_loss": history[-1][1], "test_accuracy": accuracy, "test_loss": cost}
+                 "online_loss": history[-1][1], "test_accuracy": accuracy, "test_loss": cost,
+                 "test_accuracy_centred": scores["centred_accuracy"]}
         if x_val is not None:
             entry["validation_accuracy"], entry["validation_loss"] = trainer.evaluate(x_val, y_val)
         now = time.time()
@@ -191,7 +201,8 @@ def train(config, epochs, hours=None, out="results/train", checkpoint=None, chec
         extra["schedule"] = schedule.state()
         if is_root():
             print(f"epoch {entry['epoch']}: online {entry['online_accuracy']:.3f} (loss {entry['online_loss']:.3f}), "
-                  f"test {accuracy:.3f} (loss {cost:.3f}), lr {entry['lr']:.2g}, {entry['hours']:.2f} h", flush=True)
+                  f"test {accuracy:.3f} (loss {cost:.3f}; outputs centred over the test set "
+                  f"{entry['test_accuracy_centred']:.3f}), lr {entry['lr']:.2g}, {entry['hours']:.2f} h", flush=True)
             write_results(extra, out)
         too_late = hours is not None and entry["hours"] + epoch_hours > hours  # the next epoch would end too late
         return too_late or schedule.rate < config["lr_floor"]
@@ -216,6 +227,8 @@ def write_results(extra, out):
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 4), constrained_layout=True)
     epochs = [c["epoch"] for c in curve]
     ax.plot(epochs, [c["test_accuracy"] for c in curve], "o-", ms=3, label="test (plasticity off)")
+    ax.plot(epochs, [c["test_accuracy_centred"] for c in curve], "--", lw=1,
+            label="test, outputs centred over the test set")
     if "validation_accuracy" in curve[0]:
         ax.plot(epochs, [c["validation_accuracy"] for c in curve], "o-", ms=3, label="validation (plasticity off)")
     ax.plot(epochs, [c["online_accuracy"] for c in curve], ".-", ms=3, alpha=0.6,

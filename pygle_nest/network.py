@@ -14,7 +14,8 @@ from .parameters import (DEFAULTS, LAGGED_SYNAPSES, PLASTIC_SYNAPSES, RECEPTORS,
                          synapse_params, unit_params)
 
 UNIT_FIELDS = tuple(DEFAULTS)
-FIELD_TYPES = {"activation": int, "loss": int, "optimizer": int, "prospective_error": bool, "role": int}
+FIELD_TYPES = {"activation": int, "loss": int, "optimizer": int, "prospective_error": bool, "role": int,
+               "update_interval": int}
 CONNECTION_FIELDS = ("pre", "post", "weight", "delay", "port", "model")
 
 

@@ -28,7 +28,9 @@ LAGGED_SYNAPSES = ("gle_synapse_lagged", "gle_synapse_lagged_backward")
 
 #: Optimizers (of gle_synapse, and of gle_neuron's bias and tau_m) and their codes.
 OPTIMIZERS = {"plain": 0, "momentum": 1, "adam": 2}
-OPTIMIZER_DEFAULTS = {"optimizer": "plain", "mu": 0.9, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8}
+#: update_interval: steps per optimizer step (the increments of those steps summed; 1: every step).
+OPTIMIZER_DEFAULTS = {"optimizer": "plain", "mu": 0.9, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8,
+                      "update_interval": 1}
 
 #: Defaults of gle_neuron (times in ms).
 DEFAULTS = {"tau_m": 10.0, "tau_r": 10.0, "bias": 0.0, "gamma": 0.0, "beta": 0.0,
@@ -47,7 +49,8 @@ _RANGES = {"eta": (lambda x: x >= 0, ">= 0"), "mu": (lambda x: (0 <= x) & (x < 1
            "eta_tau": (lambda x: x >= 0, ">= 0"), "tau_m_min": (lambda x: x >= 0, ">= 0"),
            "tau_s": (lambda x: x >= 0, ">= 0 ms"), "rate_scale": (lambda x: x >= 0, ">= 0 (spikes/s per unit of r)"),
            "bias": (lambda x: x == x, "finite"), "gamma": (lambda x: x == x, "finite"),
-           "rate_lag": (lambda x: (x == 0) | (x == 1), "0 or 1")}
+           "rate_lag": (lambda x: (x == 0) | (x == 1), "0 or 1"),
+           "update_interval": (lambda x: (x >= 1) & (x == np.round(x)), "an integer >= 1 (steps)")}
 
 
 def _checked(params, defaults, what):
@@ -73,8 +76,9 @@ def synapse_params(**params):
     out = _checked(params, SYNAPSE_DEFAULTS, "gle_synapse")
     if "learning" in out:
         out["learning"] = bool(out["learning"])
-    if "rate_lag" in out:
-        out["rate_lag"] = int(out["rate_lag"])
+    for name in ("rate_lag", "update_interval"):
+        if name in out:
+            out[name] = int(out[name])
     return out
 
 

@@ -18,13 +18,14 @@ from .network import NetworkSpec
 from .parameters import ACTIVATIONS, RECEPTORS
 
 RECORDABLES = ("u", "u_breve", "r", "phi_prime", "v", "err", "I_fwd", "I_bwd", "y", "bias", "tau_m",
-               "m_bias", "s_bias", "m_tau", "s_tau", "r_sum", "g_bias", "g_tau", "s_in")
+               "m_bias", "s_bias", "m_tau", "s_tau", "r_sum", "g_bias", "g_tau", "s_in", "g_bias_sum", "g_tau_sum")
 #: The unit's states, shared by its lanes (gle_neuron's @homogeneous states); the others have one
 #: value per lane.
-SHARED_STATES = ("bias", "tau_m", "m_bias", "s_bias", "m_tau", "s_tau")
-#: Per plastic connection: weight, optimizer moments, and the value carried in the previous step
-#: (the lagged variants only; 0 for the others).
-SYNAPSE_STATES = ("weight", "m", "s", "held")
+SHARED_STATES = ("bias", "tau_m", "m_bias", "s_bias", "m_tau", "s_tau", "g_bias_sum", "g_tau_sum")
+#: Per plastic connection: weight, optimizer moments, the increments summed since the last
+#: optimizer step (update_interval > 1), and the value carried in the previous step (the lagged
+#: variants only; 0 for the others).
+SYNAPSE_STATES = ("weight", "m", "s", "g_sum", "held")
 
 
 def optimizer_step(optimizer, m, s, g, k, mu, beta1, beta2, epsilon):
@@ -33,8 +34,21 @@ def optimizer_step(optimizer, m, s, g, k, mu, beta1, beta2, epsilon):
     s = beta2 s + (1 - beta2) g^2, step (m ic1) / (sqrt(s ic2) + epsilon), ic = 1 / (1 - beta^k)."""
     m = np.where(optimizer == 1, mu * m + g, np.where(optimizer == 2, beta1 * m + (1 - beta1) * g, g))
     s = np.where(optimizer == 2, beta2 * s + (1 - beta2) * g * g, s)
-    ic1, ic2 = 1 / (1 - beta1 ** float(k)), 1 / (1 - beta2 ** float(k))
+    k = np.asarray(k, dtype=float) if np.ndim(k) else float(k)
+    ic1, ic2 = 1 / (1 - beta1 ** k), 1 / (1 - beta2 ** k)
     return m, s, np.where(optimizer == 2, (m * ic1) / (np.sqrt(s * ic2) + epsilon), m)
+
+
+def accumulate(interval, g_sum, g, k):
+    """update_interval (elementwise): with an interval > 1 the increments g are summed in g_sum
+    and applied at once in the steps whose number k is a multiple of the interval. Returns
+    whether step k takes an optimizer step, the increment it takes, the new g_sum, and the
+    optimizer's step number (Adam's k; at least 1, so that units that take no step get finite
+    values that are not used)."""
+    summing = np.asarray(interval) > 1
+    total = np.where(summing, g_sum + g, g)
+    apply = np.asarray(k % interval == 0)
+    return apply, total, np.where(summing & ~apply, total, np.where(summing, 0.0, g_sum)), np.maximum(k // interval, 1)
 
 
 def lane_mean(x):
@@ -126,6 +140,7 @@ class ReferenceNetwork:
         self.params = {k: units[k].astype(float).copy() for k in ("tau_r", "gamma", "beta", "eta_bias", "eta_tau",
                                                                    "tau_m_min", "mu", "beta1", "beta2", "epsilon")}
         self.params["optimizer"] = units["optimizer"].copy()
+        self.params["update_interval"] = units["update_interval"].copy()
         self.spike_decay, self.spike_gain = spike_trace_coefficients(units["tau_s"].astype(float), self.h)
         self.cross_entropy = units["loss"] == 1
         self.representation = units["role"] == 1
@@ -278,13 +293,19 @@ class ReferenceNetwork:
         """The bias and tau_m rules with the lane means of the lanes' increments."""
         s, p, h = self.state, self.params, self.h
         optimizer = (p["optimizer"], p["mu"], p["beta1"], p["beta2"], p["epsilon"])
-        k = self.step_count + 1
-        on = p["eta_bias"] != 0.0
-        m, v, step = optimizer_step(optimizer[0], s["m_bias"], s["s_bias"], lane_mean(s["g_bias"]), k, *optimizer[1:])
+        step_number = self.step_count + 1
+        # a rule that is off (rate 0) sums nothing: its sum waits
+        apply, g_bias, bias_sum, k = accumulate(p["update_interval"], s["g_bias_sum"], lane_mean(s["g_bias"]),
+                                                step_number)
+        _, g_tau, tau_sum, _ = accumulate(p["update_interval"], s["g_tau_sum"], lane_mean(s["g_tau"]), step_number)
+        s["g_bias_sum"] = np.where(p["eta_bias"] != 0.0, bias_sum, s["g_bias_sum"])
+        s["g_tau_sum"] = np.where(p["eta_tau"] != 0.0, tau_sum, s["g_tau_sum"])
+        on = (p["eta_bias"] != 0.0) & apply
+        m, v, step = optimizer_step(optimizer[0], s["m_bias"], s["s_bias"], g_bias, k, *optimizer[1:])
         s["m_bias"], s["s_bias"] = np.where(on, m, s["m_bias"]), np.where(on, v, s["s_bias"])
         s["bias"] = np.where(on, s["bias"] + p["eta_bias"] * step, s["bias"])
-        on = p["eta_tau"] != 0.0
-        m, v, step = optimizer_step(optimizer[0], s["m_tau"], s["s_tau"], lane_mean(s["g_tau"]), k, *optimizer[1:])
+        on = (p["eta_tau"] != 0.0) & apply
+        m, v, step = optimizer_step(optimizer[0], s["m_tau"], s["s_tau"], g_tau, k, *optimizer[1:])
         s["m_tau"], s["s_tau"] = np.where(on, m, s["m_tau"]), np.where(on, v, s["s_tau"])
         s["tau_m"] = np.where(on, np.maximum(s["tau_m"] + p["eta_tau"] * step, np.maximum(p["tau_m_min"], h)),
                               s["tau_m"])
@@ -304,8 +325,11 @@ class ReferenceNetwork:
                 syn["held"][idx] = self.sent[model.channel, c["pre"][idx]]
             if not (q["learning"] and learning):
                 continue
-            g = lane_mean(self.h * error * rate)
-            m, s, step = optimizer_step(q["optimizer"], syn["m"][idx], syn["s"][idx], g, k,
+            apply, g, syn["g_sum"][idx], step_number = accumulate(q["update_interval"], syn["g_sum"][idx],
+                                                                  lane_mean(self.h * error * rate), k)
+            if not apply:
+                continue
+            m, s, step = optimizer_step(q["optimizer"], syn["m"][idx], syn["s"][idx], g, step_number,
                                         q["mu"], q["beta1"], q["beta2"], q["epsilon"])
             if q["optimizer"] != 0:  # gle_synapse keeps its moments only where it uses them
                 syn["m"][idx] = m

@@ -167,10 +167,18 @@ class Trainer:
     def evaluate(self, inputs, labels):
         """Accuracy (argmax of the summed output) and mean cost with plasticity off; labels:
         class per sample."""
-        n_out = self.output.size
-        onehot = np.eye(n_out)[np.asarray(labels, dtype=int)]
-        sums, errors = self.run(inputs, onehot, train=False)
-        return float(np.mean(np.argmax(sums, axis=1) == labels)), float(np.mean(errors))
+        scores = self.scores(inputs, labels)
+        return scores["accuracy"], scores["loss"]
+
+    def scores(self, inputs, labels):
+        """What :meth:`evaluate` measures, as a dict (accuracy, loss), and centred_accuracy: the
+        accuracy of the summed outputs minus their mean over these samples, a label-free
+        correction of an output offset common to all samples (it needs all of them at once, so
+        it is not the accuracy of the network on a sample of its own)."""
+        labels = np.asarray(labels, dtype=int)
+        sums, errors = self.run(inputs, np.eye(self.output.size)[labels], train=False)
+        return {"accuracy": float(np.mean(np.argmax(sums, axis=1) == labels)), "loss": float(np.mean(errors)),
+                "centred_accuracy": float(np.mean(np.argmax(sums - sums.mean(axis=0), axis=1) == labels))}
 
     def train(self, inputs, labels, epochs=1, rng=None, lr_schedule=None, verbose=True, checkpoint=None,
               checkpoint_every=0, resume=False, after_epoch=None, extra=None):

@@ -37,7 +37,9 @@ def test_defaults_below_a_coarse_resolution_fail_before_simulating(kernel):
 
 @pytest.mark.parametrize("name, value, allowed", [("activation", 6, "activation <= 5"),
                                                   ("activation", -1, "activation >= 0"),
-                                                  ("loss", 2, "loss <= 1"), ("beta", -0.5, "beta >= 0")])
+                                                  ("loss", 2, "loss <= 1"), ("beta", -0.5, "beta >= 0"),
+                                                  ("update_interval", 0, "update_interval >= 1"),
+                                                  ("update_interval", 2.5, "update_interval takes an integer")])
 def test_out_of_range_codes(kernel, name, value, allowed):
     with pytest.raises(NESTError, match=allowed):
         nest.Create("gle_neuron", params={name: value})
@@ -91,7 +93,8 @@ def test_rate_connection_to_spiking_model(kernel):
 @pytest.mark.parametrize("params, message", [
     ({"eta": -0.1}, "eta >= 0"), ({"beta1": 1.0}, "beta1 >= 0 and beta1 < 1"),
     ({"beta2": -0.2}, "beta2 >= 0 and beta2 < 1"), ({"mu": 1.5}, "mu >= 0 and mu < 1"),
-    ({"epsilon": 0.0}, "epsilon > 0"), ({"optimizer": 3}, "optimizer <= 2")])
+    ({"epsilon": 0.0}, "epsilon > 0"), ({"optimizer": 3}, "optimizer <= 2"),
+    ({"update_interval": 0}, "update_interval >= 1"), ({"update_interval": 1.5}, "update_interval takes an integer")])
 def test_synapse_hyperparameters_out_of_range(kernel, params, message):
     with pytest.raises(NESTError, match=message):
         nest.SetDefaults("gle_synapse", params)
@@ -110,6 +113,11 @@ def test_learning_rates_out_of_range_in_python():
         spec.add_synapse_model("fast", optimizer="sgd")
     with pytest.raises(ValueError, match="eta_tau must be >= 0"):
         spec.add_units(2, eta_tau=-0.1)
+    for bad in (0, 2.5, -3, np.nan):
+        with pytest.raises(ValueError, match=rf"update_interval must be an integer >= 1 \(steps\); got {bad}"):
+            spec.add_synapse_model("fast", update_interval=bad)
+        with pytest.raises(ValueError, match=rf"update_interval must be an integer >= 1 \(steps\); got {bad}"):
+            spec.add_units(2, update_interval=bad)
 
 
 def test_backward_twin_connected_forwards(kernel):
@@ -168,8 +176,8 @@ def test_every_real_neuron_entry_rejects_non_finite_values(kernel):
 
 
 def test_every_real_synapse_entry_rejects_non_finite_values(kernel):
-    """Common properties (SetDefaults, CopyModel) and per-connection states (weight, m, s, held)."""
-    common = real_entries(nest.GetDefaults("gle_synapse"), exclude=("delay", "weight", "m", "s"))
+    """Common properties (SetDefaults, CopyModel) and per-connection states (weight, m, s, g_sum, held)."""
+    common = real_entries(nest.GetDefaults("gle_synapse"), exclude=("delay", "weight", "m", "s", "g_sum"))
     assert set(common) == {"eta", "mu", "beta1", "beta2", "epsilon"}
     for name in common:
         for k, value in enumerate(NON_FINITE):
@@ -181,7 +189,8 @@ def test_every_real_synapse_entry_rejects_non_finite_values(kernel):
     a, b = nest.Create("gle_neuron", 2)
     nest.Connect(a, b, syn_spec={"synapse_model": "gle_synapse", "weight": 0.5})
     nest.Connect(a, b, syn_spec={"synapse_model": "gle_synapse_lagged", "weight": 0.5})
-    for model, names in (("gle_synapse", ("weight", "m", "s")), ("gle_synapse_lagged", ("weight", "m", "s", "held"))):
+    for model, names in (("gle_synapse", ("weight", "m", "s", "g_sum")),
+                         ("gle_synapse_lagged", ("weight", "m", "s", "g_sum", "held"))):
         conn = nest.GetConnections(synapse_model=model)
         for name in names:
             for value in NON_FINITE:

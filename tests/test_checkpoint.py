@@ -54,20 +54,22 @@ def assert_same_state(a, b):
         np.testing.assert_array_equal(a[key], b[key], err_msg=key)
 
 
-@pytest.mark.parametrize("delays, first, lanes, rate_lag", [((1, 1), 30.0, 1, 0), ((2, 3), 30.3, 1, 0),
-                                                            ((1, 4), 0.5, 1, 0), ((1, 1), 30.0, 3, 1),
-                                                            ((2, 3), 30.3, 16, 1), ((1, 2), 20.0, 3, 0)])
-def test_a_resumed_simulation_continues_identically(tmp_path, delays, first, lanes, rate_lag):
+@pytest.mark.parametrize("delays, first, lanes, rate_lag, interval", [
+    ((1, 1), 30.0, 1, 0, 1), ((2, 3), 30.3, 1, 0, 1), ((1, 4), 0.5, 1, 0, 1), ((1, 1), 30.0, 3, 1, 1),
+    ((2, 3), 30.3, 16, 1, 1), ((1, 2), 20.0, 3, 0, 1), ((2, 3), 30.3, 3, 1, 7), ((1, 1), 30.0, 1, 0, 11)])
+def test_a_resumed_simulation_continues_identically(tmp_path, delays, first, lanes, rate_lag, interval):
     """Simulate(first); save; in a fresh kernel load and Simulate(40 ms): the same trajectories,
     weights and optimizer states as Simulate(first) then Simulate(40 ms) in one kernel; also
     when the save falls within a min_delay slice and with inputs on their way (delays > 1), with
-    lanes and with the paper's pairing (rate_lag 1)."""
+    lanes, with the paper's pairing (rate_lag 1), and within an update interval (sums saved)."""
     def build():
         nest.ResetKernel()
         nest.verbosity = nest.VerbosityLevel.ERROR
         spec = random_networks.layered(seed=9, sizes=(8, 8, 4), n_steps=800, fwd_delay=delays[0], bwd_delay=delays[1],
-                                       plasticity={"optimizer": "adam", "eta": 1e-3, "rate_lag": rate_lag},
-                                       unit_learning={"eta_bias": 1e-3, "eta_tau": 1e-3, "optimizer": "adam"},
+                                       plasticity={"optimizer": "adam", "eta": 1e-3, "rate_lag": rate_lag,
+                                                   "update_interval": interval},
+                                       unit_learning={"eta_bias": 1e-3, "eta_tau": 1e-3, "optimizer": "adam",
+                                                      "update_interval": interval},
                                        lanes=lanes)
         net = nest_backend.create(spec)
         return net, net.multimeter(["r", "err"])

@@ -124,10 +124,10 @@ def test_wrong_wiring_of_lanes_raises(kernel):
     assert list(three[0].get("u")) == [0.1, 0.2, 0.3]
     nest.Connect(three[0], three[1], syn_spec={"synapse_model": "gle_synapse", "delay": 0.1})
     nest.Simulate(1.0)
-    # a lane: 22 numbers of state (21 doubles, spikes_out), 6 receptors x 2 steps of input ring,
+    # a lane: 24 numbers of state (23 doubles, spikes_out), 6 receptors x 2 steps of input ring,
     # 2 channels x 2 steps
-    assert three[0].get("bytes_per_lane") == (22 + 6 * 2 + 2 * 2) * 8
-    assert nest.GetConnections(synapse_model="gle_synapse").get("sizeof") == 48  # as with one lane
+    assert three[0].get("bytes_per_lane") == (24 + 6 * 2 + 2 * 2) * 8
+    assert nest.GetConnections(synapse_model="gle_synapse").get("sizeof") == 56  # as with one lane
     with pytest.raises(nest.NESTError, match="lanes can only be set before the first Simulate"):
         three.set({"lanes": 2})
     with pytest.raises(ValueError, match="lanes must be an integer >= 1"):

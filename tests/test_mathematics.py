@@ -3,6 +3,7 @@
 - phi' of every activation, as NEST and the reference compute it, equals a central finite
   difference of phi as they compute it;
 - an error neuron's phi' from its unit's rate equals phi' of the prospective potential;
+- a u_breve set by hand enters the next step's error with phi' in closed form;
 - the exact gradient (pygle_nest.bptt) equals finite differences of the loss for every
   activation (tests/test_gradient.py).
 """
@@ -76,3 +77,30 @@ def test_softplus_slope_is_the_logistic_sigmoid():
     got = first_step(units_at("softplus", POINTS), "nest")
     np.testing.assert_allclose(got["phi_prime"], 1 / (1 + np.exp(-POINTS)), rtol=1e-12)
     np.testing.assert_allclose(got["r"], np.log1p(np.exp(POINTS)), rtol=1e-12)
+
+
+# phi and phi' in closed form, written here (not the package's formulas)
+CLOSED_FORMS = {
+    "linear": (lambda x: x, lambda x: np.ones_like(x)),
+    "tanh": (np.tanh, lambda x: 1 / np.cosh(x) ** 2),
+    "sigmoid": (lambda x: 1 / (1 + np.exp(-x)), lambda x: np.exp(-x) / (1 + np.exp(-x)) ** 2),
+    "softplus": (lambda x: np.log1p(np.exp(x)), lambda x: 1 / (1 + np.exp(-x))),
+    "relu": (lambda x: np.maximum(x, 0), lambda x: (x > 0).astype(float)),
+    "hard_sigmoid": (lambda x: np.clip(x / 6 + 0.5, 0, 1), lambda x: ((x > -3) & (x < 3)) / 6),
+}
+
+
+@pytest.mark.parametrize("activation", list(ACTIVATIONS))
+def test_a_u_breve_set_by_hand_gives_the_next_error_its_slope(kernel, activation):
+    """The error part of a step uses phi'(u_breve) of the state before it (kept as phi_prime).
+    With u_breve set by SetStatus (three lanes, three values), an output unit with
+    instantaneous errors, target 0 and beta = 1 has after one step e = phi'(x) (0 - phi(x)), in
+    closed form; phi_prime reads phi'(x) right after the SetStatus."""
+    f, df = CLOSED_FORMS[activation]
+    x = np.array([-1.3, 0.4, 2.2])
+    node = nest.Create("gle_neuron", params={"lanes": 3, "activation": ACTIVATIONS[activation], "beta": 1.0,
+                                             "prospective_error": False})
+    node.set({"u_breve": x.tolist()})
+    np.testing.assert_allclose(node.get("phi_prime"), df(x), rtol=1e-12)
+    nest.Simulate(H)
+    np.testing.assert_allclose(node.get("err"), df(x) * (0 - f(x)), rtol=1e-12, atol=1e-15)
