@@ -58,7 +58,9 @@ class NestNetwork:
             conns = nest.GetConnections(source=self.units, target=self.units,
                                         synapse_model=nest_model(self.spec, model))
             keys = ["source", "target", "receptor"] + (self.states_of(model) if with_states else ["weight"])
-            status = gather_dict({key: np.asarray(conns.get(key)).reshape(-1) for key in keys})
+            # one query for all keys (get(key) converts every connection's whole status each time)
+            values = conns.get(keys) if len(conns) else {key: [] for key in keys}
+            status = gather_dict({key: np.asarray(values[key]).reshape(-1) for key in keys})
             have = (status["receptor"] * n + np.searchsorted(ids, status["source"])) * n \
                 + np.searchsorted(ids, status["target"])
             want = (c["port"][sel] * n + c["pre"][sel]) * n + c["post"][sel]
@@ -141,7 +143,9 @@ class NestNetwork:
 def gathered_status(nodes, keys, stack=lambda values: np.asarray(values, dtype=float)):
     """{key: stack(values)} of the nodes' status entries, from all MPI ranks (each holds only its
     own nodes' values), in the order of the NodeCollection."""
-    status = nodes.get(["global_id"] + list(keys))
+    # one query: NEST 3.10's get(keys) builds every node's whole status once per key
+    status = nodes.get()
+    status = {k: status[k] for k in ["global_id"] + list(keys)}
     if len(nodes) == 1:  # NEST returns the values of a single node unwrapped
         status = {k: [v] for k, v in status.items()}
     local = [i for i, v in enumerate(status[keys[0]]) if v is not None]  # under MPI: None elsewhere

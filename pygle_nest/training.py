@@ -54,7 +54,8 @@ class Trainer:
         return int(round(nest.biological_time / self.h))
 
     def _check(self, x, y=None):
-        """A batch as (steps x lanes x inputs) and its targets as (steps x lanes x outputs)."""
+        """A batch as (steps x lanes x inputs) and its targets as (rows x lanes x outputs), a row
+        per step, or one row held over the batch (targets given per lane, or none)."""
         x = np.asarray(x, dtype=float)
         n_in, n_out, lanes = self.inputs.size, self.output.size, self.lanes
         if lanes == 1 and x.ndim == 2:
@@ -65,7 +66,10 @@ class Trainer:
         if not np.all(np.isfinite(x)):
             raise ValueError("a sample's input must be finite")
         y = np.zeros((lanes, n_out)) if y is None else np.asarray(y, dtype=float)
-        y = np.broadcast_to(y if y.ndim == 3 else y.reshape(lanes, n_out), (len(x), lanes, n_out))
+        y = y if y.ndim == 3 else y.reshape(1, lanes, n_out)
+        if len(y) not in (1, len(x)) or y.shape[1:] != (lanes, n_out):
+            raise ValueError(f"a batch's targets must be ({lanes} lanes x {n_out} outputs) or (steps x {lanes} lanes x "
+                             f"{n_out} outputs); got {y.shape}")
         return x, y
 
     def present(self, x, y=None):
@@ -79,7 +83,8 @@ class Trainer:
         targets = self.output.nodes if self.output.error_nodes is None else self.output.error_nodes
         for units, values, port in ((self.inputs.nodes, x, "fwd"), (targets, y, "target")):
             units.set([{"lane_inputs": values[:, :, k].ravel().tolist(), "lane_inputs_port": RECEPTORS[port],
-                        "lane_inputs_start": first} for k in range(len(units))])
+                        "lane_inputs_start": first, "lane_inputs_hold": len(x) // len(values)}
+                       for k in range(len(units))])
         self.output.nodes.set({"r_sum": 0.0})
         nest.Run(len(x) * self.h)
         sums = gathered_status(self.output.nodes, ["r_sum"])["r_sum"]

@@ -151,12 +151,28 @@ def test_ctrl_c_leaves_a_hint_and_an_intact_checkpoint(tmp_path):
     ({"lr": -1.0}, r"lr \(--lr\) must be a number > 0; got -1.0"),
     ({"resolution": 0.5, "output_tau": 0.2}, r"output_tau \(--output-tau, 0.2 ms\) must be >= the resolution"),
     ({"lanes": 0}, r"lanes \(--lanes\) must be an integer >= 1"),
+    ({"accumulate": -1}, r"accumulate \(--accumulate\) must be an integer >= 0"),
+    ({"accumulate": 1.5}, r"accumulate \(--accumulate\) must be an integer >= 0"),
 ])
 def test_options_are_named_in_messages(tmp_path, change, message):
     """Before, --lr -1 said 'eta_bias must be >= 0' and --resolution 0.5 named tau_m of 'y'."""
     config = {**classify.CONFIG, "data": str(small_data(tmp_path / "data.npz")), **change}
     with pytest.raises(ValueError, match=message):
         classify.network_and_data(config)
+
+
+def test_accumulate_sets_one_optimizer_step_per_k_batches(tmp_path):
+    """--accumulate K: every plastic projection and learning unit sums K samples' steps."""
+    import nest
+
+    config = {**classify.CONFIG, "data": str(small_data(tmp_path / "data.npz")), "lanes": 1, "accumulate": 3}
+    net, (x, *_) = classify.network_and_data(config)
+    interval = 3 * x.shape[1]
+    for projection in net.projections:
+        assert nest.GetDefaults(projection.model)["update_interval"] == interval
+        assert nest.GetDefaults(projection.model + "_backward")["update_interval"] == interval
+    learning = net.nest.units[np.flatnonzero(net.spec.units["eta_bias"] != 0).tolist()]
+    assert set(learning.get("update_interval")) == {interval}
 
 
 def test_data_is_checked_before_training(tmp_path):

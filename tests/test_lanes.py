@@ -136,3 +136,18 @@ def test_wrong_wiring_of_lanes_raises(kernel):
     spec.add_units(1)
     with pytest.raises(ValueError, match="first_step must be >= 1; got 0"):  # NEST could not play row 0
         spec.set_lane_inputs(0, np.zeros((3, 2)), first_step=0)
+
+
+def test_lane_inputs_held_rows(kernel):
+    """lane_inputs_hold: each row of lane inputs is played for that many steps (a target held over
+    a sample needs one row); the row read in a step is its forward input I_fwd; 0 is refused."""
+    node = nest.Create("gle_neuron", params={"lanes": 2})
+    node.set({"lane_inputs": [1.0, 2.0, 3.0, 4.0], "lane_inputs_start": 2, "lane_inputs_hold": 3})
+    assert node.get("lane_inputs_steps") == 6
+    seen = []
+    for _ in range(10):
+        nest.Simulate(0.1)  # step n reads the row of step n: rows from step 2 (the third step) on
+        seen.append(list(node.get("I_fwd")))
+    np.testing.assert_array_equal(seen, [[0, 0], [0, 0]] + [[1, 2]] * 3 + [[3, 4]] * 3 + [[0, 0]] * 2)
+    with pytest.raises(nest.NESTError, match=r"lane_inputs_hold \(steps per row of lane_inputs\) must be >= 1"):
+        node.set({"lane_inputs_hold": 0})

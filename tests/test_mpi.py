@@ -49,12 +49,13 @@ def test_two_ranks_equal_two_threads(tmp_path):
     assert np.ptp(threads["tau_m"]) > 1e-3 and moved <= 1e-12
 
 
-@pytest.mark.parametrize("lanes, rate_lag", [(1, 1), (3, 1), (16, 0)])
-def test_two_ranks_equal_two_threads_with_lanes(tmp_path, lanes, rate_lag):
+@pytest.mark.parametrize("lanes, rate_lag, interval", [(1, 1, 1), (3, 1, 1), (16, 0, 1), (3, 1, 7)])
+def test_two_ranks_equal_two_threads_with_lanes(tmp_path, lanes, rate_lag, interval):
     """The same at 3 and 16 lanes: every lane's final states, the last lane's trajectories,
-    weights and optimizer states; and at one lane with the paper's pairing (rate_lag 1)."""
-    threads = mpirun(1, 2, tmp_path / "threads.npz", lanes, rate_lag)
-    ranks = mpirun(2, 1, tmp_path / "ranks.npz", lanes, rate_lag)
+    weights and optimizer states; at one lane with the paper's pairing (rate_lag 1); and with
+    updates accumulated over 7 steps (update_interval)."""
+    threads = mpirun(1, 2, tmp_path / "threads.npz", lanes, rate_lag, interval)
+    ranks = mpirun(2, 1, tmp_path / "ranks.npz", lanes, rate_lag, interval)
     assert threads["vps"] == ranks["vps"] == 2 and threads["lane_u"].reshape(lanes, -1).shape[1] == 34
     for key in set(threads) - {"ranks", "vps"}:
         np.testing.assert_allclose(ranks[key], threads[key], rtol=0, atol=1e-12, err_msg=key)

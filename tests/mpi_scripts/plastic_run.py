@@ -1,4 +1,5 @@
-"""Run a plastic GLE network for the MPI tests: python plastic_run.py THREADS OUT.npz [LANES [RATE_LAG]]
+"""Run a plastic GLE network for the MPI tests:
+python plastic_run.py THREADS OUT.npz [LANES [RATE_LAG [UPDATE_INTERVAL]]]
 
 The same script runs unchanged on one process and under mpirun; recordings and synapse states
 are gathered across ranks, and rank 0 writes them (atomically).
@@ -23,11 +24,12 @@ RECORD = ("u", "r", "err", "bias", "tau_m")
 
 def main():
     threads, out = int(sys.argv[1]), Path(sys.argv[2])
-    lanes, rate_lag = (int(a) for a in (sys.argv[3:] + ["1", "0"])[:2])
+    lanes, rate_lag, interval = (int(a) for a in (sys.argv[3:] + ["1", "0", "1"][len(sys.argv[3:]):])[:3])
     spec = random_networks.layered(seed=8, sizes=(10, 10, 10, 4), fwd_delay=2, bwd_delay=3, stream_delay=2,
-                                   n_steps=N_STEPS, plasticity={"optimizer": "adam", "eta": 2e-4, "rate_lag": rate_lag},
+                                   n_steps=N_STEPS, plasticity={"optimizer": "adam", "eta": 2e-4, "rate_lag": rate_lag,
+                                                                "update_interval": interval},
                                    unit_learning={"eta_bias": 1e-3, "eta_tau": 1e-3, "optimizer": "adam",
-                                                  "tau_m_min": 0.3}, lanes=lanes)
+                                                  "tau_m_min": 0.3, "update_interval": interval}, lanes=lanes)
     nest.ResetKernel()
     nest.verbosity = nest.VerbosityLevel.ERROR
     nest.local_num_threads = threads
