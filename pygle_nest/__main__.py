@@ -43,7 +43,8 @@ def main(argv=None):
     t.add_argument("--hours", type=float,
                    help="stop before an epoch that would end past this much time (judged by the last epoch)")
     t.add_argument("--out", default="results/train", help="prefix of the files written (default results/train)")
-    t.add_argument("--checkpoint-every", type=int, default=500, help="samples between checkpoints (default 500)")
+    t.add_argument("--checkpoint-every", type=int, default=2000,
+                   help="samples between checkpoints within an epoch (default 2000; one is written after every epoch)")
     t.add_argument("--resume", action="store_true", help="continue from OUT.ckpt.npz (its own settings)")
     e = sub.add_parser("evaluate", help="test accuracy of a training checkpoint, in a fresh kernel")
     e.add_argument("checkpoint", help="a checkpoint written by train (OUT.ckpt.npz)")
