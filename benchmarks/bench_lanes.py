@@ -30,7 +30,7 @@ def mnist1d_network(lanes, seed=0, build=True, threads=1):
     """The paper's network (classify's defaults), built in NEST or as a spec only."""
     config = {**classify.CONFIG, "lanes": lanes, "seed": seed}
     if build:
-        return classify.network(config, 1, 10, 360, threads)
+        return classify.network(config, 1, 10, threads)
     net = Network(resolution=config["resolution"], gamma=0.0, seed=seed, lanes=lanes)
     layers = [net.input("x", 1)]
     groups = [Group(*g) for g in config["groups"]]

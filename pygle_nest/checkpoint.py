@@ -134,10 +134,16 @@ NOT_A_CHECKPOINT = "is not a pygle-nest checkpoint (an .npz written by pygle_nes
 
 
 def _meta(data, path):
-    """The checkpoint's description; a ValueError for a file that is not a checkpoint."""
+    """The checkpoint's description; a ValueError for a file that is not a checkpoint or is of
+    another layout (before anything reads its position: a position of another layout may lack
+    what this version needs)."""
     if "meta" not in data.files:
         raise ValueError(f"{path} {NOT_A_CHECKPOINT}")
-    return json.loads(str(data["meta"]))
+    meta = json.loads(str(data["meta"]))
+    if meta.get("format") != FORMAT:
+        raise ValueError(f"the checkpoint {path} has the layout {meta.get('format', 1)}; this version of "
+                         f"pygle-nest reads layout {FORMAT} (write it again with this version)")
+    return meta
 
 
 def _open(path):
@@ -175,9 +181,6 @@ def load(net, path, at="end"):
                          f"(the kernel is at {nest.biological_time} ms; call nest.ResetKernel() and build again)")
     with _open(path) as data:
         meta = _meta(data, path)
-        if meta.get("format") != FORMAT:
-            raise ValueError(f"the checkpoint {path} has the layout {meta.get('format', 1)}; this version of "
-                             f"pygle-nest reads layout {FORMAT} (write it again with this version)")
         if meta["signature"] != _signature(spec):
             raise ValueError(f"the checkpoint {path} is of another network; what differs: "
                              f"{_differences(meta['signature'], _signature(spec))}")

@@ -105,21 +105,24 @@ def load_data(config):
     return tuple(out)
 
 
-def network(config, n_inputs, n_classes, sample_steps, threads=1):
+def network(config, n_inputs, n_classes, threads=1, sample_steps=None):
     """Build the config's network in a fresh kernel with `threads` threads per process, for
-    samples of `sample_steps` steps."""
+    samples of `sample_steps` steps (needed for ``accumulate`` > 0)."""
     import nest
 
     if not isinstance(config["layers"], int) or config["layers"] < 1:
         raise ValueError(f"layers must be an integer >= 1; got {config['layers']!r}")
-    if not (isinstance(config["accumulate"], int) and config["accumulate"] >= 0):
+    if not (isinstance(config["accumulate"], int) and not isinstance(config["accumulate"], bool)
+            and config["accumulate"] >= 0):
         raise ValueError(f"accumulate (--accumulate) must be an integer >= 0 (batches per optimizer step; "
                          f"0: every step); got {config['accumulate']!r}")
     nest.ResetKernel()
     nest.verbosity = nest.VerbosityLevel.ERROR
     nest.local_num_threads = threads
     lr, opt = config["lr"], config["optimizer"]
-    optimizer = {"optimizer": opt, "update_interval": max(1, config["accumulate"] * sample_steps)}
+    if config["accumulate"] and not (isinstance(sample_steps, int) and sample_steps >= 1):
+        raise ValueError(f"accumulate > 0 needs the steps of a sample (sample_steps >= 1); got {sample_steps!r}")
+    optimizer = {"optimizer": opt, "update_interval": max(1, config["accumulate"] * (sample_steps or 1))}
     if not (isinstance(lr, (int, float)) and np.isfinite(lr) and lr > 0):
         raise ValueError(f"lr (--lr) must be a number > 0; got {lr!r}")
     if not config["output_tau"] >= config["resolution"]:
@@ -151,10 +154,10 @@ def network_and_data(config, threads=1):
     """The config's data set and its network (as many inputs and classes as the data has)."""
     data = load_data(config)
     x, y, _, y_test = data
-    return network(config, x.shape[2], int(max(y.max(), y_test.max())) + 1, x.shape[1], threads), data
+    return network(config, x.shape[2], int(max(y.max(), y_test.max())) + 1, threads, sample_steps=x.shape[1]), data
 
 
-def train(config, epochs, hours=None, out="results/train", checkpoint=None, checkpoint_every=500, resume=False,
+def train(config, epochs, hours=None, out="results/train", checkpoint=None, checkpoint_every=2000, resume=False,
           threads=1):
     """Train for `epochs` (or as many as end within `hours`, judged by the last one, or until the
     plateau schedule brings the rate below lr_floor), test after every epoch (plasticity off);

@@ -10,6 +10,13 @@ are not reset between batches. Evaluation switches plasticity off (weights, bias
 constants stay as they are); a sample's prediction is the argmax of the output rates summed
 over the sample. Accuracies measured while learning, with the label shown, are reported as
 "online" accuracies: they are not training accuracies of the network.
+
+Where plasticity switches (training to evaluation and back) the connections are one step off:
+NEST hands a Run's last step to the connections at the start of the next Run, so they learn
+from the last training step only if the next Run trains, and from an evaluation's last step if
+the next Run trains (the bias and tau_m rules switch at the boundary itself). With
+``update_interval`` the optimizer step due in a training pass's last step then waits for the
+next one. One step per switch, against 14,400 steps of an MNIST-1D epoch.
 """
 
 import sys
@@ -66,8 +73,9 @@ class Trainer:
         if not np.all(np.isfinite(x)):
             raise ValueError("a sample's input must be finite")
         y = np.zeros((lanes, n_out)) if y is None else np.asarray(y, dtype=float)
-        y = y if y.ndim == 3 else y.reshape(1, lanes, n_out)
-        if len(y) not in (1, len(x)) or y.shape[1:] != (lanes, n_out):
+        if y.ndim != 3 and y.size == lanes * n_out:
+            y = y.reshape(1, lanes, n_out)
+        if y.ndim != 3 or len(y) not in (1, len(x)) or y.shape[1:] != (lanes, n_out):
             raise ValueError(f"a batch's targets must be ({lanes} lanes x {n_out} outputs) or (steps x {lanes} lanes x "
                              f"{n_out} outputs); got {y.shape}")
         return x, y

@@ -1,12 +1,14 @@
 """Checkpoints: written atomically, loaded into a freshly built network and kernel, and a
 resumed run continues exactly as the uninterrupted one."""
 
+import json
+
 import numpy as np
 import pytest
 
 import nest
 import random_networks
-from pygle_nest import checkpoint, nest_backend
+from pygle_nest import checkpoint, classify, nest_backend
 from pygle_nest.training import Trainer
 from test_training import network, task
 
@@ -159,3 +161,14 @@ def test_a_network_of_other_parameters_is_named_in_the_refusal(tmp_path):
                                          r"gle_x_h_0_backward\); unit parameters \(activation, tau_r\)"):
         checkpoint.load(build("tanh", 2.0, 1e-2), tmp_path / "a.npz")
     checkpoint.load(build("softplus", 0.5, 1e-3), tmp_path / "a.npz")
+
+
+def test_a_checkpoint_of_another_layout_is_refused_before_its_position_is_read(tmp_path):
+    """A file of an older layout (its position lacks settings of this version) is refused by
+    name, by position() as by load(), and so by evaluate and train --resume."""
+    path = tmp_path / "old.npz"
+    np.savez(path, meta=json.dumps({"format": checkpoint.FORMAT - 1, "position": {"extra": {"config": {}}}}))
+    for read in (checkpoint.position, lambda p: classify.evaluate(p)):
+        with pytest.raises(ValueError, match=rf"has the layout {checkpoint.FORMAT - 1}; this version of pygle-nest "
+                                             rf"reads layout {checkpoint.FORMAT}"):
+            read(path)

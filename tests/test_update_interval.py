@@ -110,18 +110,3 @@ def test_accumulating_network_equals_reference(lanes, optimizer):
     index = {k: i for i, k in enumerate(plastic)}
     for key in ("weight", "m", "s", "g_sum"):
         np.testing.assert_array_equal(synapses[key][[index[k] for k in fwd]], synapses[key][[index[k] for k in bwd]])
-
-
-def test_interval_one_is_the_per_step_rule():
-    """update_interval 1 (the default) leaves no sums and is bit for bit the rule of every step."""
-    runs = []
-    for params in ({}, {"update_interval": 1}):
-        spec = random_networks.layered(seed=3, sizes=(6, 6, 4), n_steps=600, plasticity={**ADAM, **params},
-                                       unit_learning={**UNIT_LEARNING, **params})
-        runs.append(run(spec, chunks=(600,)))
-    (_, final_a, syn_a, _), (_, final_b, syn_b, _) = runs
-    for key in ("weight", "m", "s"):
-        np.testing.assert_array_equal(syn_a[key], syn_b[key])
-    np.testing.assert_array_equal(final_a["bias"], final_b["bias"])
-    assert not np.any(syn_b["g_sum"]) and not np.any(final_b["g_bias_sum"])
-
