@@ -59,17 +59,23 @@ def test_evaluation_leaves_the_network_unchanged():
     assert not np.array_equal(conns.get("weight"), after[0])
 
 
-def test_streamed_samples_equal_the_reference_of_one_long_stream():
+@pytest.mark.parametrize("per_step", [False, True], ids=["targets held", "targets per step"])
+def test_streamed_samples_equal_the_reference_of_one_long_stream(per_step):
+    """Targets held over each sample (sent as one row, lane_inputs_hold) or given step by step
+    (here: the label for the first half of a sample, the other class after)."""
     x, labels = task(6)
     net = network(eta=1e-2)
     trainer = Trainer(net)
-    trainer.run(x, np.eye(2)[labels])
+    targets = np.repeat(np.eye(2)[labels][:, None], T, axis=1)  # samples x steps x outputs
+    if per_step:
+        targets[:, T // 2:] = 1 - targets[:, T // 2:]
+    trainer.run(x, targets if per_step else np.eye(2)[labels])
     # the reference sees the samples as one stream; NEST's connections have processed all but
     # the last step (its slice is delivered at the next Run)
     spec = net.spec
     spec.streams[net.inputs["x"][0]] = np.concatenate(x)
     for k, stream in enumerate(net.targets["y"]):
-        spec.streams[stream] = np.repeat(np.eye(2)[labels][:, k], T)
+        spec.streams[stream] = np.concatenate(targets[:, :, k])
     ref = ReferenceNetwork(spec)
     ref.run(6 * T - 1, record=())
     plastic = np.concatenate([np.r_[p.forward, p.backward] for p in net.projections])
