@@ -116,12 +116,12 @@ def network(config, n_inputs, n_classes, threads=1, sample_steps=None):
             and config["accumulate"] >= 0):
         raise ValueError(f"accumulate (--accumulate) must be an integer >= 0 (batches per optimizer step; "
                          f"0: every step); got {config['accumulate']!r}")
+    if config["accumulate"] and not (isinstance(sample_steps, int) and sample_steps >= 1):
+        raise ValueError(f"accumulate > 0 needs the steps of a sample (sample_steps >= 1); got {sample_steps!r}")
     nest.ResetKernel()
     nest.verbosity = nest.VerbosityLevel.ERROR
     nest.local_num_threads = threads
     lr, opt = config["lr"], config["optimizer"]
-    if config["accumulate"] and not (isinstance(sample_steps, int) and sample_steps >= 1):
-        raise ValueError(f"accumulate > 0 needs the steps of a sample (sample_steps >= 1); got {sample_steps!r}")
     optimizer = {"optimizer": opt, "update_interval": max(1, config["accumulate"] * (sample_steps or 1))}
     if not (isinstance(lr, (int, float)) and np.isfinite(lr) and lr > 0):
         raise ValueError(f"lr (--lr) must be a number > 0; got {lr!r}")
