@@ -173,17 +173,19 @@ mpi_setup() {
   echo "run.sh: checking: import nest (have_mpi), and 2 MPI ranks running gle_neuron"
   (cd /tmp && PYNEST_QUIET=1 "$venv_abs/bin/python" -c "import nest; assert nest.build_info['have_mpi']")
   local out
+  rm -f "$venv_abs/.mpi-check.out"
   out=$(cd /tmp && $MPIRUN -np 2 "$venv_abs/bin/python" -c "
 import nest, pygle_nest
 assert pygle_nest.__file__.startswith('$venv_abs'), pygle_nest.__file__
+nest.verbosity = nest.VerbosityLevel.ERROR
 pygle_nest.install()
 nest.Create('gle_neuron', 4)
 nest.Simulate(1.0)
-if nest.Rank() == 1:  # one rank prints: the ranks' lines would interleave
-    print('rank', nest.Rank(), 'of', nest.NumProcesses(), flush=True)" 2>"$venv_abs/.mpi-check.log") || {
+if nest.Rank() == 1:  # to a file: NEST's messages on stdout would interleave with a printed line
+    open('$venv_abs/.mpi-check.out', 'w').write(f'rank {nest.Rank()} of {nest.NumProcesses()}')" \
+    2>"$venv_abs/.mpi-check.log") || {
     echo "$out" >&2; cat "$venv_abs/.mpi-check.log" >&2; echo "run.sh: the MPI check failed" >&2; return 1; }
-  # NEST's messages go to the log: they would interleave with the ranks' lines
-  echo "$out" | grep -q "rank 1 of 2" || {
+  grep -q "rank 1 of 2" "$venv_abs/.mpi-check.out" 2>/dev/null || {
     echo "$out" >&2; cat "$venv_abs/.mpi-check.log" >&2; echo "run.sh: the MPI check did not run 2 ranks" >&2; return 1; }
   echo "run.sh: MPI set-up done: $MPI_VENV (run with: $MPIRUN -np N $MPI_PY ...)"
 }
