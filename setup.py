@@ -34,6 +34,7 @@ setup(
     python_requires=">=3.10",
     packages=["pygle_nest"],
     package_data={"pygle_nest": ["_module/*/*.so", "_module/*/models.json"]},
-    install_requires=["nest-simulator==3.10.0", "nestml==9.0.0", "numpy", "scipy", "matplotlib", "tqdm"],
+    install_requires=["nest-simulator==3.10.0", "nestml==9.0.0", "numpy", "scipy", "matplotlib", "tqdm",
+                      "mnist1d==0.0.2.post1"],  # the default data of `python -m pygle_nest train`
     cmdclass={"build_py": BuildPyWithModule},
 )

@@ -3,6 +3,7 @@
 import argparse
 import functools
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -14,9 +15,13 @@ EPILOG = """examples:
   python -m pygle_nest demo                      LagLine: results/lagline.png and .json
   python -m pygle_nest train --epochs 3          MNIST-1D, the paper's network: results/train.png,
                                                  .json, and the checkpoint results/train.ckpt.npz
-  python -m pygle_nest train --epochs 6 --resume continue that run where it stopped
+  python -m pygle_nest train --resume            continue that run where it stopped (to its 3 epochs)
+  python -m pygle_nest train --epochs 6 --resume continue it to 6 epochs
   python -m pygle_nest evaluate results/train.ckpt.npz
 Under mpirun the same commands run on all ranks (files and output from rank 0)."""
+
+#: The default of train --epochs (a resumed run keeps its own).
+EPOCHS = 150
 
 
 def main(argv=None):
@@ -39,29 +44,51 @@ def main(argv=None):
                                    "plasticity off. Writes OUT.png (learning curve), OUT.json and the "
                                    "checkpoint OUT.ckpt.npz.")
     _add_config_arguments(t)
-    t.add_argument("--epochs", type=int, default=150, help="epochs in all, counting resumed ones (default 150)")
+    t.add_argument("--epochs", type=int, help=f"epochs in all, counting resumed ones (default {EPOCHS}; "
+                                              f"with --resume: the interrupted run's)")
     t.add_argument("--hours", type=float,
-                   help="stop before an epoch that would end past this much time (judged by the last epoch)")
+                   help="stop before an epoch that would end past this much time (judged by the last epoch; "
+                        "with --resume: the interrupted run's)")
     t.add_argument("--out", default="results/train", help="prefix of the files written (default results/train)")
     t.add_argument("--checkpoint-every", type=int, default=2000,
                    help="samples between checkpoints within an epoch (default 2000; one is written after every epoch)")
-    t.add_argument("--resume", action="store_true", help="continue from OUT.ckpt.npz (its own settings)")
+    t.add_argument("--resume", action="store_true",
+                   help="continue from OUT.ckpt.npz with its own settings (settings given must equal them)")
     e = sub.add_parser("evaluate", help="test accuracy of a training checkpoint, in a fresh kernel")
     e.add_argument("checkpoint", help="a checkpoint written by train (OUT.ckpt.npz)")
     e.add_argument("--data", help="the data set to test on (default: the one the checkpoint was trained on)")
     for p in (t, e):
         p.add_argument("--threads", type=int, default=1, help="NEST threads per process (default 1)")
     args = parser.parse_args(argv)
+    checkpoint = Path(f"{args.out}.ckpt.npz") if args.command == "train" else None
+    found = _identity(checkpoint)  # to tell a checkpoint of this run from an earlier run's
     try:
         _run(args)
     except (ValueError, FileNotFoundError, build_module.BuildError) as err:  # the message, not a traceback
         parser.exit(2, f"{parser.prog} {args.command}: error: {err}\n")
     except KeyboardInterrupt:
         hint = ""
-        if args.command == "train":
-            hint = f"; the checkpoint {args.out}.ckpt.npz holds the last saved state: continue with --resume --out {args.out}"
+        if checkpoint is not None:
+            now = _identity(checkpoint)
+            if now is not None and (args.resume or now != found):
+                hint = (f"; the checkpoint {checkpoint} holds the last saved state: continue with --resume "
+                        f"--out {args.out}")
+            elif now is not None:
+                hint = (f"; nothing of this run was saved ({checkpoint} is an earlier run's): start it again, "
+                        f"without --resume")
+            else:
+                hint = f"; nothing was saved (no {checkpoint}): start the run again, without --resume"
         parser.exit(130, f"\n{parser.prog} {args.command}: interrupted{hint}\n")
     return 0
+
+
+def _identity(path):
+    """Inode and modification time of a file (None if absent): checkpoints are written by
+    renaming a new file over the old, so a written one has another identity."""
+    if path is None or not path.exists():
+        return None
+    stat = os.stat(path)
+    return stat.st_ino, stat.st_mtime_ns
 
 
 def _run(args):
@@ -83,11 +110,12 @@ def _run(args):
 
 
 def _add_config_arguments(parser):
-    from .classify import CONFIG
+    from .classify import CONFIG, NETWORKS
 
-    parser.add_argument("--data", default=CONFIG["data"],
+    # no defaults here (None: not given): train fills them from CONFIG, or --resume from the checkpoint
+    parser.add_argument("--data",
                         help="'mnist1d' (generated locally) or a .npz with x_train, y_train, x_test, y_test "
-                             "(x: samples x steps [x inputs], y: integer labels)")
+                             f"(x: samples x steps [x inputs], y: integer labels; default {CONFIG['data']})")
     for key, kind, text in (("train", int, "training samples used"), ("test", int, "test samples used"),
                             ("resolution", float, "ms per sequence point"), ("layers", int, "hidden layers"),
                             ("output_tau", float, "tau_m = tau_r of the output units (ms)"),
@@ -104,38 +132,57 @@ def _add_config_arguments(parser):
                             ("validation", int, "training samples held out for --plateau-on validation"),
                             ("lr_floor", float, "stop once the schedule has brought the rate below this"),
                             ("seed", int, "initial weights and the order of the samples")):
-        parser.add_argument("--" + key.replace("_", "-"), type=kind, default=CONFIG[key],
-                            help=f"{text} (default {CONFIG[key]})")
-    parser.add_argument("--groups", default=_groups_text(CONFIG["groups"]),
-                        help="time-constant groups of a hidden layer, n:tau_m:tau_r,... (default: the paper's)")
+        parser.add_argument("--" + key.replace("_", "-"), type=kind, help=f"{text} (default {CONFIG[key]})")
+    layer = parser.add_mutually_exclusive_group()
+    layer.add_argument("--groups", help=f"time-constant groups of a hidden layer, n:tau_m:tau_r,... "
+                                        f"(default: the paper's, {_groups_text(CONFIG['groups'])})")
+    layer.add_argument("--network", choices=NETWORKS,
+                       help="the paper's MNIST-1D networks by their parameter count: "
+                            + "; ".join(f"{k}: groups {_groups_text(v)}" for k, v in NETWORKS.items())
+                            + " (default 15k)")
 
 
 def _train(args):
     from . import checkpoint as checkpoints
-    from .classify import CONFIG, train
+    from .classify import CONFIG, NETWORKS, train
 
     out = args.out
     checkpoint = out + ".ckpt.npz"
-    changed = [key for key in CONFIG if key != "groups" and getattr(args, key) != CONFIG[key]]
-    changed += ["groups"] if args.groups != _groups_text(CONFIG["groups"]) else []
-    if args.resume:
-        if changed:  # the run goes on with its own settings: say so rather than ignore them
-            raise ValueError(f"--resume continues with the checkpoint's own settings; drop "
-                             f"{', '.join('--' + k.replace('_', '-') for k in changed)}")
-        config = checkpoints.position(checkpoint)["extra"]["config"]
-    else:
+    given = {key: getattr(args, key) for key in CONFIG if getattr(args, key) is not None}
+    if args.network is not None:
+        given["groups"] = NETWORKS[args.network]
+    elif "groups" in given:
         try:
-            groups = [[int(n), float(tm), float(tr)] for n, tm, tr in (g.split(":") for g in args.groups.split(","))]
+            given["groups"] = [[int(n), float(tm), float(tr)]
+                               for n, tm, tr in (g.split(":") for g in given["groups"].split(","))]
         except ValueError:
             raise ValueError(f"--groups must be n:tau_m:tau_r,...; got {args.groups!r}") from None
-        config = {key: getattr(args, key) for key in CONFIG if key != "groups"}
-        config["groups"] = groups
-        if config["data"] != "mnist1d":  # a checkpoint is evaluated from any folder
-            config["data"] = str(Path(config["data"]).resolve())
-    if args.epochs < 1:
+    if given.get("data", "mnist1d") != "mnist1d":  # a checkpoint is evaluated from any folder
+        given["data"] = str(Path(given["data"]).resolve())
+    if args.epochs is not None and args.epochs < 1:
         raise ValueError(f"--epochs must be >= 1; got {args.epochs}")
-    train(config, args.epochs, hours=args.hours, out=out, checkpoint=checkpoint,
+    limits = {"epochs": EPOCHS, "hours": None}
+    if args.resume:
+        if not Path(checkpoint).exists():
+            raise ValueError(f"--resume: no checkpoint {checkpoint} (start the run without --resume)")
+        saved = checkpoints.position(checkpoint)["extra"]
+        config = saved["config"]
+        # the run goes on with its own settings: say so rather than ignore other ones
+        differ = [f"--{key.replace('_', '-')} (saved {_setting_text(key, config[key])}, given "
+                  f"{_setting_text(key, value)})" for key, value in given.items() if value != config[key]]
+        if differ:
+            raise ValueError(f"--resume continues with the checkpoint's own settings; these differ from them: "
+                             f"{', '.join(differ)}")
+        limits.update(saved.get("limits", {}))  # the interrupted run's --epochs and --hours
+    else:
+        config = {**CONFIG, **given}
+    train(config, limits["epochs"] if args.epochs is None else args.epochs,
+          hours=limits["hours"] if args.hours is None else args.hours, out=out, checkpoint=checkpoint,
           checkpoint_every=args.checkpoint_every, resume=args.resume, threads=_threads(args.threads))
+
+
+def _setting_text(key, value):
+    return _groups_text(value) if key == "groups" else str(value)
 
 
 def _threads(n):

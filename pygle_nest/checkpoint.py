@@ -8,9 +8,13 @@ loaded network continues as the saved one would have:
 
 - NEST delivers the values of the last min_delay slice (or of a partly run slice) only at the
   start of its next call; the checkpoint delivers them itself, with the reference's equations
-  (:meth:`~pygle_nest.reference.ReferenceNetwork.deliver`): the plastic connections learn from
-  them and what they transmit is added to the units' pending inputs. Static connections
+  (:meth:`~pygle_nest.reference.ReferenceNetwork.deliver`) and the common properties that the
+  connection models had while those steps ran (read from NEST): the plastic connections learn
+  from them and what they transmit is added to the units' pending inputs. Static connections
   transmit with the weights of the spec.
+- the hyperparameters in force are read from NEST, not from the spec, and set again on load:
+  the plastic models' common properties and the units' parameters (a learning rate lowered by
+  a schedule, a momentum or ``learning`` set by hand after ``build()``);
 - the units' pending inputs (delays > 1 step, stream values) are saved and put back, and so
   are the values they sent in the last step (lanes and units alike);
 - Adam's step count continues (``step_offset`` of units and plastic models);
@@ -27,16 +31,20 @@ import numpy as np
 
 from .nest_backend import stream_amplitudes
 from .parallel import is_root
-from .parameters import RECEPTORS
+from .network import FIELD_TYPES, UNIT_FIELDS
+from .parameters import RECEPTORS, SYNAPSE_DEFAULTS
 from .reference import RECORDABLES, SYNAPSE_STATES, ReferenceNetwork
 
 #: The layout of the files written here; a file of another layout is refused with a message.
-FORMAT = 5
+FORMAT = 6
 
 #: gle_neuron states saved (all but the per-step inputs, which are recomputed every step).
 UNIT_STATES = tuple(k for k in RECORDABLES if k not in ("I_fwd", "I_bwd", "y"))
-
-
+#: gle_neuron parameters saved as NEST has them (tau_m and bias are states).
+UNIT_PARAMETERS = tuple(k for k in UNIT_FIELDS if k not in UNIT_STATES)
+#: gle_synapse common properties saved as NEST has them (step_offset is set from the steps run).
+SYNAPSE_PARAMETERS = tuple(SYNAPSE_DEFAULTS)
+_TYPES = {**FIELD_TYPES, "learning": bool, "rate_lag": int}
 def _plastic(spec):
     models = spec.model_list()
     return np.flatnonzero([models[m].plastic for m in spec.connections["model"]])
@@ -77,10 +85,33 @@ def _differences(saved, built):
     return "; ".join(sorted(out))
 
 
-def state(net, learning=True):
+def _common_properties(spec):
+    """Per plastic connection model: its common properties now, and the earlier ones that NEST
+    keeps for steps not yet delivered, as [(until step, properties)] (kernel steps)."""
+    import nest
+
+    out = {}
+    for model in spec.model_list():
+        if model.plastic:
+            d = nest.GetDefaults(model.name)
+            earlier = [(int(e["until_step"]), {k: e[k] for k in SYNAPSE_PARAMETERS}) for e in d["earlier_properties"]]
+            out[model.name] = ({k: d[k] for k in SYNAPSE_PARAMETERS}, earlier)
+    return out
+
+
+def _in_force(common, kernel_step):
+    """{model name: the common properties in force in the kernel's step kernel_step}."""
+    out = {}
+    for name, (now, earlier) in common.items():
+        out[name] = next((p for until, p in earlier if kernel_step < until), now)
+    return out
+
+
+def state(net):
     """The state a checkpoint holds, {name: array} (see the module docstring), on every rank.
-    Per-lane unit states are lanes x units (units with one lane). learning=False: the state as
-    plasticity switched off now leaves it (the undelivered slice changes no weight)."""
+    Per-lane unit states are lanes x units (units with one lane)."""
+    import nest
+
     nest_net = getattr(net, "nest", net)
     spec = nest_net.spec
     plastic = _plastic(spec)
@@ -93,6 +124,8 @@ def state(net, learning=True):
         ref.synapses[key][plastic] = values
     steps = nest_net.steps
     unsent = channels["sent_rates"].shape[1] // lanes
+    common = _common_properties(spec)
+    kernel_steps = int(round(nest.biological_time / spec.resolution))
 
     def lane_first(values, rows):  # units x (rows x lanes) -> rows [x lanes] x units
         out = values.reshape(n, rows, lanes).transpose(1, 2, 0)
@@ -104,13 +137,17 @@ def state(net, learning=True):
     pending = channels["pending_inputs"]  # port by port, step by step, lane by lane; empty before the first step
     pending = pending.reshape(n, len(RECEPTORS), pending.shape[1] // (len(RECEPTORS) * lanes), lanes)
     ahead = max(pending.shape[2], spec.max_delay)
-    delivered = ref.deliver(steps - unsent, sent, before, ahead, learning).reshape(len(RECEPTORS), ahead, lanes, n)
+    in_force = [_in_force(common, kernel_steps - unsent + k) for k in range(unsent)]
+    delivered = ref.deliver(steps - unsent, sent, before, ahead, in_force).reshape(len(RECEPTORS), ahead, lanes, n)
     pending = np.pad(pending, ((0, 0), (0, 0), (0, ahead - pending.shape[2]), (0, 0))) + delivered.transpose(3, 0, 1, 2)
     last = sent[-1] if unsent else before  # what the units sent in the last step: rates, errors
     return {"steps": np.array(steps), "pending_inputs": pending.reshape(n, -1),
             "last_sent": np.moveaxis(np.asarray(last).reshape(lanes, 2, n), -1, 0).transpose(0, 2, 1).reshape(n, -1),
             **{"syn_" + k: ref.synapses[k][plastic] for k in SYNAPSE_STATES},
-            **{"unit_" + k: v for k, v in units.items()}}
+            **{"unit_" + k: v for k, v in units.items()},
+            **{"param_" + k: v for k, v in nest_net.unit_states(UNIT_PARAMETERS).items()},
+            **{"model_" + name: np.array([now[k] for k in SYNAPSE_PARAMETERS], dtype=float)
+               for name, (now, _) in common.items()}}
 
 
 def save(net, path, position=None, test_state=None):
@@ -192,7 +229,13 @@ def load(net, path, at="end"):
         saved = {k[len(prefix):]: data[k] for k in data.files if k.startswith(prefix) and k != "meta"}
         nest_net.set_synapse_states(_plastic(spec), **{k: saved["syn_" + k] for k in SYNAPSE_STATES})
         units = {k: saved["unit_" + k].T if saved["unit_" + k].ndim == 2 else saved["unit_" + k] for k in UNIT_STATES}
-        nest_net.set_unit_states({"pending_inputs": saved["pending_inputs"], "last_sent": saved["last_sent"], **units})
+        params = {k: saved["param_" + k].astype(FIELD_TYPES.get(k, float)) for k in UNIT_PARAMETERS}
+        nest_net.set_unit_states({"pending_inputs": saved["pending_inputs"], "last_sent": saved["last_sent"],
+                                  **params, **units})
+        for model in spec.model_list():
+            if model.plastic:
+                values = saved["model_" + model.name]
+                nest.SetDefaults(model.name, {k: _TYPES.get(k, float)(v) for k, v in zip(SYNAPSE_PARAMETERS, values)})
         steps = int(saved["steps"])
     nest_net.set_step_offset(steps)
     if nest_net.streams is not None:  # the spec's streams go on from step `steps`

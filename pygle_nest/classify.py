@@ -56,10 +56,24 @@ CONFIG = {
 }
 
 
+#: The paper's MNIST-1D networks by parameter count (6 hidden layers; groups (n, tau_m, tau_r)).
+#: 15k: the published network (14,956 parameters). 42k: the paper's 42k variant (93.5 +- 0.9 %),
+#: whose layout the paper does not print; read as the same depth and groups, 90 units a layer:
+#: 2 x 90 + 5 x (90^2 + 90) + 90 x 10 + 10 = 42,040 parameters.
+NETWORKS = {"15k": CONFIG["groups"], "42k": [[30, 0.6, 0.2], [30, 1.2, 0.2], [30, 1.2, 1.2]]}
+
+#: The pin of setup.py and requirements.txt.
+MNIST1D_REQUIREMENT = "mnist1d==0.0.2.post1"
+
+
 def mnist1d(cache=None):
     """MNIST-1D as published (mnist1d's default arguments, sequence length 360, seed 42),
     generated locally (cached). Returns x_train, y_train, x_test, y_test."""
-    from mnist1d.data import get_dataset, get_dataset_args
+    try:
+        from mnist1d.data import get_dataset, get_dataset_args
+    except ImportError:  # a one-line message through the command line's error path, not a traceback
+        raise ValueError(f"data 'mnist1d' needs the package mnist1d, which is not installed: "
+                         f"pip install {MNIST1D_REQUIREMENT} (or give --data FILE.npz)") from None
 
     args = get_dataset_args()
     args.final_seq_length = 360
@@ -150,11 +164,34 @@ def network(config, n_inputs, n_classes, threads=1, sample_steps=None):
     return net
 
 
-def network_and_data(config, threads=1):
-    """The config's data set and its network (as many inputs and classes as the data has)."""
-    data = load_data(config)
+def data_shape(data):
+    """Input channels and classes of a data set (x_train, y_train, x_test, y_test)."""
     x, y, _, y_test = data
-    return network(config, x.shape[2], int(max(y.max(), y_test.max())) + 1, threads, sample_steps=x.shape[1]), data
+    return {"inputs": int(x.shape[2]), "classes": int(max(y.max(), y_test.max())) + 1}
+
+
+def network_and_data(config, threads=1, shape=None):
+    """The config's data set and its network (as many inputs and classes as the data has);
+    shape: a trained network's inputs and classes, which the data must fit (else a ValueError
+    that names both)."""
+    data = load_data(config)
+    found = data_shape(data)
+    if shape is not None:
+        if found["inputs"] != shape["inputs"] or found["classes"] > shape["classes"]:
+            raise ValueError(f"the data {config['data']} has {found['inputs']} input channel(s) and labels of "
+                             f"{found['classes']} classes; the trained network takes {shape['inputs']} input "
+                             f"channel(s) and {shape['classes']} classes")
+        found = shape
+    return network(config, found["inputs"], found["classes"], threads, sample_steps=data[0].shape[1]), data
+
+
+class _Extra(dict):
+    """What the checkpoints of train keep besides the network. Trainer.train(resume=True) updates
+    it with the saved one; the limits stay this run's, so that a resumed run's own --epochs and
+    --hours are what its checkpoints keep for the next --resume."""
+
+    def update(self, saved):
+        super().update(saved, limits=self["limits"])
 
 
 def train(config, epochs, hours=None, out="results/train", checkpoint=None, checkpoint_every=2000, resume=False,
@@ -162,7 +199,8 @@ def train(config, epochs, hours=None, out="results/train", checkpoint=None, chec
     """Train for `epochs` (or as many as end within `hours`, judged by the last one, or until the
     plateau schedule brings the rate below lr_floor), test after every epoch (plasticity off);
     writes out.png (learning curve) and out.json after every epoch and a checkpoint (default:
-    out.ckpt.npz). Returns the learning curve."""
+    out.ckpt.npz), which keeps `epochs` and `hours` too (``extra["limits"]`` of its position).
+    Returns the learning curve."""
     from .parallel import is_root
     from .training import PlateauSchedule, Trainer
 
@@ -179,15 +217,16 @@ def train(config, epochs, hours=None, out="results/train", checkpoint=None, chec
     out = Path(out)
     checkpoint = Path(checkpoint) if checkpoint else out.with_name(out.name + ".ckpt.npz")
     schedule = PlateauSchedule(config["lr"], config["patience"], config["factor"])
-    extra = {"config": config, "curve": [], "schedule": schedule.state(),
-             "samples": {"train": len(x), "validation": 0 if x_val is None else len(x_val), "test": len(x_test)}}
+    extra = _Extra(config=config, limits={"epochs": epochs, "hours": hours}, curve=[], schedule=schedule.state(),
+                   samples={"train": len(x), "validation": 0 if x_val is None else len(x_val), "test": len(x_test)},
+                   shape=data_shape((x, y, x_test, y_test)))
     trainer = Trainer(net)
     last = [time.time()]
 
     def after_epoch(history):
         from . import checkpoint as checkpoints
         # the checkpoint keeps the state this test pass starts from: evaluate reproduces it
-        trainer.test_state = checkpoints.state(net, learning=False) if checkpoint is not None else None
+        trainer.test_state = checkpoints.state(net) if checkpoint is not None else None
         scores = trainer.scores(x_test, y_test)
         accuracy, cost = scores["accuracy"], scores["loss"]
         entry = {"epoch": len(history), "lr": schedule.rate, "online_accuracy": history[-1][0],
@@ -224,7 +263,10 @@ PUBLISHED_MNIST1D = {1: 0.135, 3: 0.219, 5: 0.377, 10: 0.458, 20: 0.512, 30: 0.6
                      150: 0.917}
 
 
-def write_results(extra, out):
+def learning_curve(extra):
+    """The figure of train's learning curve: accuracies; losses and the learning rate on axes of
+    their own (log scales). The x-range is the run's epochs: a short run is not squeezed into the
+    corner of the published curve's 150 epochs, which is cut where the run ends."""
     curve = extra["curve"]
     plt = pyplot()
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 4), constrained_layout=True)
@@ -238,17 +280,26 @@ def write_results(extra, out):
             label="online (while learning, label shown)")
     if extra["config"]["data"] == "mnist1d":
         ax.plot(list(PUBLISHED_MNIST1D), list(PUBLISHED_MNIST1D.values()), "k*--", label="published (mean of 10 seeds)")
-    ax.set(xlabel="epoch", ylabel="accuracy", title=f"{extra['config']['data']}, GLE in NEST", ylim=(0, 1))
-    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.set(ylabel="accuracy", title=f"{extra['config']['data']}, GLE in NEST", ylim=(0, 1))
     ax.legend(fontsize=8)
     bx.semilogy(epochs, [c["test_loss"] for c in curve], "o-", ms=3, label="test loss")
     bx.semilogy(epochs, [c["online_loss"] for c in curve], ".-", ms=3, label="online loss")
-    bx.semilogy(epochs, [c["lr"] for c in curve], "k:", label="learning rate")
-    bx.set(xlabel="epoch", title="loss and learning rate")
-    bx.xaxis.get_major_locator().set_params(integer=True)
-    bx.legend(fontsize=8)
-    write_figure(fig, Path(out).with_suffix(".png"), dpi=100)
-    write_json({"config": extra["config"], "samples": extra["samples"], "curve": curve}, Path(out).with_suffix(".json"))
+    bx.set(ylabel="loss", title="loss and learning rate")
+    rate = bx.twinx()
+    rate.semilogy(epochs, [c["lr"] for c in curve], "k:", label="learning rate")
+    rate.set_ylabel("learning rate")
+    bx.legend(*(a + b for a, b in zip(bx.get_legend_handles_labels(), rate.get_legend_handles_labels())), fontsize=8)
+    margin = max(0.5, 0.03 * epochs[-1])
+    for a in (ax, bx):
+        a.set(xlabel="epoch", xlim=(epochs[0] - margin, epochs[-1] + margin))
+        a.xaxis.get_major_locator().set_params(integer=True)
+    return fig
+
+
+def write_results(extra, out):
+    write_figure(learning_curve(extra), Path(out).with_suffix(".png"), dpi=100)
+    write_json({"config": extra["config"], "samples": extra["samples"], "curve": extra["curve"]},
+               Path(out).with_suffix(".json"))
 
 
 def evaluate(checkpoint, threads=1, data=None):
@@ -259,9 +310,10 @@ def evaluate(checkpoint, threads=1, data=None):
     from . import checkpoint as checkpoints
     from .training import Trainer
 
-    config = dict(checkpoints.position(checkpoint)["extra"]["config"])
+    extra = checkpoints.position(checkpoint)["extra"]
+    config = dict(extra["config"])
     if data is not None:
         config["data"] = str(data)
-    net, (_, _, x_test, y_test) = network_and_data(config, threads)
+    net, (_, _, x_test, y_test) = network_and_data(config, threads, shape=extra["shape"])
     checkpoints.load(net, checkpoint, at="test" if checkpoints.has_test_state(checkpoint) and data is None else "end")
     return Trainer(net).evaluate(x_test, y_test)

@@ -117,8 +117,8 @@ class NestNetwork:
 
     def set_unit_states(self, states):
         """Set gle_neuron states, {key: one value (or list) per unit}; each rank sets its own nodes."""
-        def value(v):
-            return v.tolist() if isinstance(v, np.ndarray) else float(v)
+        def value(v):  # lists and Python scalars of the value's own type (NEST's integers refuse floats)
+            return v.tolist() if isinstance(v, np.ndarray) else v.item() if isinstance(v, np.generic) else v
         self.units.set([{k: value(states[k][i]) for k in states} for i in range(self.spec.n_units)])
 
     def set_step_offset(self, steps):

@@ -15,7 +15,7 @@ from .parameters import (DEFAULTS, LAGGED_SYNAPSES, PLASTIC_SYNAPSES, RECEPTORS,
 
 UNIT_FIELDS = tuple(DEFAULTS)
 FIELD_TYPES = {"activation": int, "loss": int, "optimizer": int, "prospective_error": bool, "role": int,
-               "update_interval": int}
+               "update_interval": int, "update_average": bool}
 CONNECTION_FIELDS = ("pre", "post", "weight", "delay", "port", "model")
 
 
@@ -173,8 +173,8 @@ class NetworkSpec:
             raise ValueError("lane inputs must be finite")
         if not 0 <= unit < self.n_units:
             raise ValueError(f"unit must index the {self.n_units} units; got {unit}")
-        if first_step < 1:  # NEST puts a row on its way a step ahead, as a connection of one step
-            raise ValueError(f"first_step must be >= 1; got {first_step}")
+        if first_step < 0:
+            raise ValueError(f"first_step must be >= 0 (a step of the simulation); got {first_step}")
         self.lane_inputs[int(unit)] = (code(RECEPTORS, port, "receptor"), int(first_step), values.copy())
 
     def add_spike_train(self, unit, times, weight=1.0, delay=1, multiplicities=None):

@@ -28,9 +28,10 @@ LAGGED_SYNAPSES = ("gle_synapse_lagged", "gle_synapse_lagged_backward")
 
 #: Optimizers (of gle_synapse, and of gle_neuron's bias and tau_m) and their codes.
 OPTIMIZERS = {"plain": 0, "momentum": 1, "adam": 2}
-#: update_interval: steps per optimizer step (the increments of those steps summed; 1: every step).
+#: update_interval: steps per optimizer step (the increments of those steps summed; 1: every step);
+#: update_average: the optimizer takes their mean instead (NEST e-prop's batch average).
 OPTIMIZER_DEFAULTS = {"optimizer": "plain", "mu": 0.9, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8,
-                      "update_interval": 1}
+                      "update_interval": 1, "update_average": False}
 
 #: Defaults of gle_neuron (times in ms).
 DEFAULTS = {"tau_m": 10.0, "tau_r": 10.0, "bias": 0.0, "gamma": 0.0, "beta": 0.0,
@@ -74,8 +75,9 @@ def _checked(params, defaults, what):
 def synapse_params(**params):
     """Checked gle_synapse common properties, codes instead of names."""
     out = _checked(params, SYNAPSE_DEFAULTS, "gle_synapse")
-    if "learning" in out:
-        out["learning"] = bool(out["learning"])
+    for name in ("learning", "update_average"):
+        if name in out:
+            out[name] = bool(out[name])
     for name in ("rate_lag", "update_interval"):
         if name in out:
             out[name] = int(out[name])

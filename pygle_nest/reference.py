@@ -39,16 +39,17 @@ def optimizer_step(optimizer, m, s, g, k, mu, beta1, beta2, epsilon):
     return m, s, np.where(optimizer == 2, (m * ic1) / (np.sqrt(s * ic2) + epsilon), m)
 
 
-def accumulate(interval, g_sum, g, k):
+def accumulate(interval, average, g_sum, g, k):
     """update_interval (elementwise): with an interval > 1 the increments g are summed in g_sum
-    and applied at once in the steps whose number k is a multiple of the interval. Returns
-    whether step k takes an optimizer step, the increment it takes, the new g_sum, and the
-    optimizer's step number (Adam's k; at least 1, so that units that take no step get finite
-    values that are not used)."""
+    and applied at once in the steps whose number k is a multiple of the interval, as their sum
+    or, where average, their mean. Returns whether step k takes an optimizer step, the increment
+    it takes, the new g_sum, and the optimizer's step number (Adam's k; at least 1, so that units
+    that take no step get finite values that are not used)."""
     summing = np.asarray(interval) > 1
     total = np.where(summing, g_sum + g, g)
     apply = np.asarray(k % interval == 0)
-    return apply, total, np.where(summing & ~apply, total, np.where(summing, 0.0, g_sum)), np.maximum(k // interval, 1)
+    taken = np.where(summing & np.asarray(average, dtype=bool), total / interval, total)
+    return apply, taken, np.where(summing & ~apply, total, np.where(summing, 0.0, g_sum)), np.maximum(k // interval, 1)
 
 
 def lane_mean(x):
@@ -141,6 +142,7 @@ class ReferenceNetwork:
                                                                    "tau_m_min", "mu", "beta1", "beta2", "epsilon")}
         self.params["optimizer"] = units["optimizer"].copy()
         self.params["update_interval"] = units["update_interval"].copy()
+        self.params["update_average"] = units["update_average"].copy()
         self.spike_decay, self.spike_gain = spike_trace_coefficients(units["tau_s"].astype(float), self.h)
         self.cross_entropy = units["loss"] == 1
         self.representation = units["role"] == 1
@@ -151,7 +153,8 @@ class ReferenceNetwork:
         # per-lane states (lanes x units; units with one lane), shared ones (units)
         self.lanes = () if spec.lanes == 1 else (spec.lanes,)
         self.state = {k: np.zeros(n if k in SHARED_STATES else self.lanes + (n,)) for k in RECORDABLES}
-        self.state["phi_prime"][:] = 1.0
+        # phi'(u_breve = 0), as the model derives it; an error neuron has none and keeps 1
+        self.state["phi_prime"][:] = np.where(self.error_neuron, 1.0, self.activation(np.zeros(n), derivative=True))
         self.state["bias"] = units["bias"].astype(float).copy()
         self.state["tau_m"] = units["tau_m"].astype(float).copy()
         self.step_count = 0
@@ -159,6 +162,8 @@ class ReferenceNetwork:
         # what each unit sent after the last step and the one before: ([lanes x] rate, error x units)
         self.sent = np.zeros(self.lanes + (2, n))
         self.sent_before = np.zeros_like(self.sent)
+        #: the common properties of each connection model, as the connections learn with them now
+        self.common = {m.name: dict(m.params) for m in spec.model_list()}
         self._init_connections()
         self._init_streams()
         self._init_spike_trains()
@@ -295,9 +300,10 @@ class ReferenceNetwork:
         optimizer = (p["optimizer"], p["mu"], p["beta1"], p["beta2"], p["epsilon"])
         step_number = self.step_count + 1
         # a rule that is off (rate 0) sums nothing: its sum waits
-        apply, g_bias, bias_sum, k = accumulate(p["update_interval"], s["g_bias_sum"], lane_mean(s["g_bias"]),
-                                                step_number)
-        _, g_tau, tau_sum, _ = accumulate(p["update_interval"], s["g_tau_sum"], lane_mean(s["g_tau"]), step_number)
+        apply, g_bias, bias_sum, k = accumulate(p["update_interval"], p["update_average"], s["g_bias_sum"],
+                                                lane_mean(s["g_bias"]), step_number)
+        _, g_tau, tau_sum, _ = accumulate(p["update_interval"], p["update_average"], s["g_tau_sum"],
+                                          lane_mean(s["g_tau"]), step_number)
         s["g_bias_sum"] = np.where(p["eta_bias"] != 0.0, bias_sum, s["g_bias_sum"])
         s["g_tau_sum"] = np.where(p["eta_tau"] != 0.0, tau_sum, s["g_tau_sum"])
         on = (p["eta_bias"] != 0.0) & apply
@@ -310,22 +316,23 @@ class ReferenceNetwork:
         s["tau_m"] = np.where(on, np.maximum(s["tau_m"] + p["eta_tau"] * step, np.maximum(p["tau_m_min"], h)),
                               s["tau_m"])
 
-    def _connections_send_and_learn(self, learning=True):
+    def _connections_send_and_learn(self):
         c, syn = self.spec.connections, self.synapses
         pre = c["pre"][self.plastic_idx]
         self.tx[self.step_count % self.depth] = syn["weight"][self.plastic_idx] * self.sent[..., self.plastic_channel, pre]
         k = self.step_count + 1  # Adam's step number
         for model, idx, rate_unit, error_unit in self.plastic:
-            q = model.params
+            q = self.common[model.name]
             # rate_lag 1: the rate of the step before (the one that entered the target's update)
             rates = self.sent_before if q["rate_lag"] else self.sent
             rate, error = rates[..., 0, rate_unit], self.sent[..., 1, error_unit]
             if model.lagged:  # the carried side pairs the value of the previous step
                 rate, error = (syn["held"][idx], error) if model.channel == 0 else (rate, syn["held"][idx])
                 syn["held"][idx] = self.sent[model.channel, c["pre"][idx]]
-            if not (q["learning"] and learning):
+            if not q["learning"]:
                 continue
-            apply, g, syn["g_sum"][idx], step_number = accumulate(q["update_interval"], syn["g_sum"][idx],
+            apply, g, syn["g_sum"][idx], step_number = accumulate(q["update_interval"], q["update_average"],
+                                                                  syn["g_sum"][idx],
                                                                   lane_mean(self.h * error * rate), k)
             if not apply:
                 continue
@@ -336,12 +343,13 @@ class ReferenceNetwork:
                 syn["s"][idx] = s
             syn["weight"][idx] += q["eta"] * step
 
-    def deliver(self, first_step, sent, before, n_ahead, learning=True):
+    def deliver(self, first_step, sent, before, n_ahead, common=None):
         """What NEST does at the start of its next call with the values it has not delivered yet
         (the last min_delay slice or less): every connection sends what the units sent in steps
         first_step, first_step + 1, ... (sent: steps x [lanes x] (rate, error) x units; before:
-        what they sent in the step before), and the plastic ones learn (self.synapses changes;
-        learning=False: as with plasticity switched off before NEST's next call).
+        what they sent in the step before), and the plastic ones learn (self.synapses changes)
+        with the common properties of each step (common: per step {model name: properties},
+        those that were in force when the step ran; default: self.common).
         Returns the inputs (ports x n_ahead [x lanes] x units) that these values add to the
         n_ahead steps after them. Streams take no part; the rest of the connections' history is
         cleared."""
@@ -349,10 +357,12 @@ class ReferenceNetwork:
         self.tx[:] = 0.0
         self.sent = np.array(before, dtype=float)
         for k, values in enumerate(sent):
+            if common is not None:
+                self.common.update(common[k])
             self.step_count = first_step + k
             self.sent_before, self.sent = self.sent, np.array(values, dtype=float)
             self.history[self.step_count % self.depth] = self.sent
-            self._connections_send_and_learn(learning)
+            self._connections_send_and_learn()
         end = first_step + len(sent)
         out = np.zeros((len(RECEPTORS), n_ahead) + self.lanes + (self.spec.n_units,))
         # values sent after `end` are not in the rings: no step beyond end + max_delay - 1 gets any

@@ -11,12 +11,12 @@ constants stay as they are); a sample's prediction is the argmax of the output r
 over the sample. Accuracies measured while learning, with the label shown, are reported as
 "online" accuracies: they are not training accuracies of the network.
 
-Where plasticity switches (training to evaluation and back) the connections are one step off:
-NEST hands a Run's last step to the connections at the start of the next Run, so they learn
-from the last training step only if the next Run trains, and from an evaluation's last step if
-the next Run trains (the bias and tau_m rules switch at the boundary itself). With
-``update_interval`` the optimizer step due in a training pass's last step then waits for the
-next one. One step per switch, against 14,400 steps of an MNIST-1D epoch.
+Plasticity switches exactly at the boundary of two passes: NEST hands a Run's last step to the
+connections at the start of the next Run, and they learn from it with the common properties
+that were in force while it ran (gle_synapse keeps them), so the last training step is learned
+from (with ``update_interval``, its optimizer step is taken before the evaluation's first
+step) and an evaluation's last step is not. Projections and units that the user froze stay
+frozen: the Trainer switches back on only what it switched off.
 """
 
 import sys
@@ -52,6 +52,8 @@ class Trainer:
                       [p.model + "_backward" for p in net.projections if p.feedback == "transposed"]
         #: a state of the network (checkpoint.state) that the next checkpoint keeps as its test state
         self.test_state = None
+        #: what set_learning(False) switched off: the models' learning flags and the units' rates
+        self._switched_off = None
 
     @property
     def step(self):
@@ -87,7 +89,7 @@ class Trainer:
         import nest
 
         x, y = self._check(x, y)
-        first = self.step + 1  # read in the steps of this Run (each lane input a step ahead)
+        first = self.step  # row k is read in the Run's step k
         targets = self.output.nodes if self.output.error_nodes is None else self.output.error_nodes
         for units, values, port in ((self.inputs.nodes, x, "fwd"), (targets, y, "target")):
             units.set([{"lane_inputs": values[:, :, k].ravel().tolist(), "lane_inputs_port": RECEPTORS[port],
@@ -108,18 +110,23 @@ class Trainer:
         return float(np.mean((mean_output - target) ** 2))
 
     def set_learning(self, on):
-        """Switch plasticity of all projections (and of unit biases / time constants) on or off."""
+        """Switch plasticity of all projections (and of unit biases / time constants) off, or
+        back on as it was before (what the user froze stays frozen)."""
         import nest
 
-        for model in self.models:
-            nest.SetDefaults(model, {"learning": bool(on)})
         units = self.net.nest
-        if not on:
-            self._unit_rates = units.unit_states(PLASTIC_UNIT_RATES)
+        if not on and self._switched_off is None:
+            self._switched_off = ({m: nest.GetDefaults(m, "learning") for m in self.models},
+                                  units.unit_states(PLASTIC_UNIT_RATES))
+            for model in self.models:
+                nest.SetDefaults(model, {"learning": False})
             units.units.set({k: 0.0 for k in PLASTIC_UNIT_RATES})
-        elif getattr(self, "_unit_rates", None):
-            units.set_unit_states(self._unit_rates)
-            self._unit_rates = None
+        elif on and self._switched_off is not None:
+            learning, rates = self._switched_off
+            for model, flag in learning.items():
+                nest.SetDefaults(model, {"learning": flag})
+            units.set_unit_states(rates)
+            self._switched_off = None
 
     def set_learning_rate(self, eta):
         """The learning rate of all projections and of the units' biases (where they learn)."""
@@ -148,7 +155,7 @@ class Trainer:
         if len(inputs) == 0:
             raise ValueError("no samples: inputs is empty")
         if len(targets) != len(inputs):
-            raise ValueError(f"{len(inputs)} samples but {len(targets)} targets")
+            raise ValueError(f"{len(inputs)} samples but {len(targets)} targets: give one target per sample")
         lengths = {len(x) for x in inputs}
         if len(lengths) != 1:
             raise ValueError(f"the samples of a run must have one length (steps); got {sorted(lengths)}")
@@ -177,6 +184,17 @@ class Trainer:
             self.set_learning(True)
         return np.array(sums), np.array(errors)
 
+    def _labels(self, labels, n_samples):
+        """Class labels checked against the samples and the outputs."""
+        labels = np.asarray(labels)
+        if labels.ndim != 1 or len(labels) != n_samples:
+            raise ValueError(f"labels must hold one class per sample ({n_samples} samples); got shape {labels.shape}")
+        n_out = self.output.size
+        if not (np.issubdtype(labels.dtype, np.integer) and np.all((labels >= 0) & (labels < n_out))):
+            raise ValueError(f"labels must be integers in [0, {n_out - 1}] (the {n_out} outputs of "
+                             f"{self.output_name!r}); got values from {labels.min()} to {labels.max()}")
+        return labels.astype(int)
+
     def evaluate(self, inputs, labels):
         """Accuracy (argmax of the summed output) and mean cost with plasticity off; labels:
         class per sample."""
@@ -188,7 +206,7 @@ class Trainer:
         accuracy of the summed outputs minus their mean over these samples, a label-free
         correction of an output offset common to all samples (it needs all of them at once, so
         it is not the accuracy of the network on a sample of its own)."""
-        labels = np.asarray(labels, dtype=int)
+        labels = self._labels(labels, len(inputs))
         sums, errors = self.run(inputs, np.eye(self.output.size)[labels], train=False)
         return {"accuracy": float(np.mean(np.argmax(sums, axis=1) == labels)), "loss": float(np.mean(errors)),
                 "centred_accuracy": float(np.mean(np.argmax(sums - sums.mean(axis=0), axis=1) == labels))}
@@ -212,7 +230,7 @@ class Trainer:
         if checkpoint_every < 0:
             raise ValueError(f"checkpoint_every must be >= 0 (0: after every epoch only); got {checkpoint_every}")
         n_out = self.output.size
-        labels = np.asarray(labels, dtype=int)
+        labels = self._labels(labels, len(inputs))
         # the position in the data: epoch, samples done, their order, summed outputs and costs
         at = {"epoch": 0, "sample": 0, "order": None, "sums": [], "errors": [], "history": []}
         extra = {} if extra is None else extra

@@ -15,8 +15,8 @@ def small_network(seed=0):
     x = net.input("x", 2)
     h = net.layer("h", [Group(3, tau_m=1.0, tau_r=1.0), Group(2, tau_m=1.0, tau_r=0.5)], activation="tanh")
     y = net.output("y", 2, loss="cross_entropy", beta=0.5)
-    net.project(x, h, optimizer="adam", eta=1e-3, delay=0.2, feedback_delay=0.3)
-    net.project(h, y, feedback="random", optimizer="momentum", eta=1e-2)
+    net.project(x, h, optimizer="adam", eta=1e-3, rate_lag=0, delay=0.2, feedback_delay=0.3)
+    net.project(h, y, feedback="random", optimizer="momentum", eta=1e-2, rate_lag=0)
     return net
 
 
@@ -82,7 +82,8 @@ def test_connectors(connector, n):
     (lambda net, a, b: net.layer("a", [Group(1, 1.0, 1.0)]), "exists already"),
     (lambda net, a, b: net.project(a, b, feedback="mirror"), "unknown feedback 'mirror'"),
     (lambda net, a, b: net.project(a, b, delay=0.15), "delay must be a multiple of the resolution"),
-    (lambda net, a, b: net.project(a, b, weights=[1.0, 2.0]), "weights must be one number or 12 values"),
+    (lambda net, a, b: net.project(a, b, weights=[1.0, 2.0]),
+     r"weights must be one number, 12 values or a 3 x 4 \(pre x post\) matrix; got 2 values"),
     (lambda net, a, b: net.project(a, b, optimizer="adam", beta1=1.0), r"beta1 must be in \[0, 1\)"),
     (lambda net, a, b: net.project(a, b, connector=OneToOneConnector()), "equal size"),
 ])
@@ -104,6 +105,64 @@ def test_building_twice_is_refused(kernel):
         net.build()
 
 
+def test_declarations_after_build_are_refused(kernel):
+    """Before, a population or projection declared after build() was left out of NEST silently."""
+    net = Network(resolution=0.1)
+    x, y = net.input("x", 1), net.output("y", 2)
+    net.project(x, y)
+    net.build()
+    for declare, what in ((lambda: net.layer("h", [Group(2, 1.0, 1.0)]), "population 'h'"),
+                          (lambda: net.input("x2", 1), "population 'x2'"),
+                          (lambda: net.output("y2", 2), "population 'y2'"),
+                          (lambda: net.spike_input("s", 2), "population 's'"),
+                          (lambda: net.project(x, y), "projections")):
+        with pytest.raises(ValueError, match=rf"the network is built already: declare {what} before net.build\(\)"):
+            declare()
+    assert list(net.populations) == ["x", "y"] and len(net.projections) == 1 and len(net.inputs) == 1
+
+
+def test_weight_matrices_are_pre_x_post_in_project_as_in_set(kernel):
+    """Before, project(weights=M) took a matrix in NEST's post x pre shape silently (its values
+    raveled); now both take pre x post matrices, read at the connections, and refuse others."""
+    net = Network(resolution=0.1)
+    a, b = net.layer("a", [Group(3, 1.0, 1.0)]), net.layer("b", [Group(4, 1.0, 1.0)])
+    m = np.arange(12.0).reshape(3, 4)
+    message = r"a weight matrix must be 3 x 4 \(pre x post, not NEST's post x pre\); got 4 x 3"
+    with pytest.raises(ValueError, match=message):
+        net.project(a, b, weights=m.T)
+    full = net.project(a, b, weights=m, feedback="none")
+    sparse = net.project(a, b, connector=FixedProbabilityConnector(0.5), weights=m, feedback="none")
+    c = net.spec.connections
+    assert 0 < len(sparse.forward) < 12
+    np.testing.assert_array_equal(c["weight"][sparse.forward],
+                                  m[c["pre"][sparse.forward] - a.indices[0], c["post"][sparse.forward] - b.indices[0]])
+    net.build()
+    np.testing.assert_array_equal(full.get("weight", format="array"), m)
+    with pytest.raises(ValueError, match=message):
+        full.set(m.T)
+
+
+def test_projections_default_to_the_papers_scheme():
+    """net.project defaults to Adam and rate_lag 1, as the command line and the paper (before:
+    plain and 0); in the microcircuit mode rate_lag is 0 and 1 is refused, since there the
+    lagged twins would pair other values than the forward connections (W^T not exact)."""
+    from pygle_nest import OPTIMIZERS
+
+    net = Network()
+    a, b = net.layer("a", [Group(2, 1.0, 1.0)]), net.layer("b", [Group(2, 1.0, 1.0)])
+    model = net.project(a, b).model
+    for name in (model, model + "_backward"):
+        params = net.spec.synapse_models[name].params
+        assert (params["optimizer"], params["rate_lag"], params["eta"]) == (OPTIMIZERS["adam"], 1, 1e-3)
+    assert net.spec.synapse_models[net.project(a, b, optimizer="plain", rate_lag=0).model].params["rate_lag"] == 0
+    micro = Network(microcircuit=True)
+    c, d = micro.layer("c", [Group(2, 1.0, 1.0)]), micro.layer("d", [Group(2, 1.0, 1.0)])
+    params = micro.spec.synapse_models[micro.project(c, d).model].params
+    assert (params["optimizer"], params["rate_lag"]) == (OPTIMIZERS["adam"], 0)
+    with pytest.raises(ValueError, match=r"rate_lag must be 0 in the microcircuit mode .*; got 1"):
+        micro.project(c, d, rate_lag=1)
+
+
 def test_pynn_vocabulary(kernel):
     """Populations by name, per-layer gamma, labels, record/get_data, Projection.get/set in
     PyNN's formats (W^T kept by set), list and array connectors, allow_self_connections."""
@@ -118,6 +177,10 @@ def test_pynn_vocabulary(kernel):
     p2 = net.project(h, "y", connector=pg.ArrayConnector(np.array([[True, False], [True, True], [False, True]])))
     assert len(rec.forward) == 6 and len(p1.forward) == 2 and len(p2.forward) == 4 and h.label == "h"
     assert set(net.spec.units["gamma"][h.indices]) == {0.3} and set(net.spec.units["gamma"][y.indices]) == {0.0}
+    with pytest.raises(ValueError, match="no population 'z'; the network has x, h, y"):
+        net.project("z", "y")
+    with pytest.raises(ValueError, match=r"conn_list indices must be integers in \[0, 1\]"):
+        net.project(x, h, connector=pg.FromListConnector([(5, 0)]))
     h.record(["r", "err"])
     net.build()
     np.testing.assert_array_equal(p1.get("weight"), [0.5, -0.25])
@@ -129,10 +192,6 @@ def test_pynn_vocabulary(kernel):
     nest.Simulate(2.0)
     data = h.get_data()
     assert data["r"].shape == (19, 3) and set(data) == {"r", "err"}
-    with pytest.raises(ValueError, match="no population 'z'; the network has x, h, y"):
-        net.project("z", "y")
-    with pytest.raises(ValueError, match=r"conn_list indices must be integers in \[0, 1\]"):
-        net.project(x, h, connector=pg.FromListConnector([(5, 0)]))
 
 
 def test_a_trainer_needs_one_input_and_one_output(kernel):

@@ -93,15 +93,52 @@ def test_a_resumed_simulation_continues_identically(tmp_path, delays, first, lan
     assert resumed[0]["steps"] == steps + 400 and np.abs(uninterrupted[0]["pending_inputs"]).max() > 0
 
 
-def test_resumed_training_continues_identically(tmp_path, monkeypatch):
+@pytest.mark.parametrize("delays", [(1, 1), (2, 3)])
+def test_a_resume_keeps_the_hyperparameters_set_after_build(tmp_path, delays):
+    """Learning rates, Adam's betas, update_interval and learning set in NEST after build (as a
+    schedule or a user does), and a change made right before the save (the undelivered steps
+    learn with the properties they ran with): the resumed run continues bit for bit."""
+    def build():
+        nest.ResetKernel()
+        nest.verbosity = nest.VerbosityLevel.ERROR
+        spec = random_networks.layered(seed=9, sizes=(8, 8, 4), n_steps=800, fwd_delay=delays[0], bwd_delay=delays[1],
+                                       plasticity={"optimizer": "adam", "eta": 3e-3, "rate_lag": 1},
+                                       unit_learning={"eta_bias": 1e-3, "eta_tau": 1e-3, "optimizer": "adam"})
+        return nest_backend.create(spec)
+
+    path = tmp_path / "ckpt.npz"
+    net = build()
+    for model in ("plastic", "plastic_backward"):
+        nest.SetDefaults(model, {"eta": 1e-3, "beta1": 0.8, "update_interval": 3})
+    net.units.set({"eta_bias": 2e-3})
+    nest.Simulate(20.3)
+    for model in ("plastic", "plastic_backward"):  # after the steps the save delivers
+        nest.SetDefaults(model, {"eta": 3e-4, "learning": False})
+    checkpoint.save(net, path)
+    for model in ("plastic", "plastic_backward"):
+        nest.SetDefaults(model, {"learning": True})
+    nest.Simulate(20.0)
+    uninterrupted = checkpoint.state(net)
+    net = build()
+    checkpoint.load(net, path)
+    for model in ("plastic", "plastic_backward"):
+        assert nest.GetDefaults(model, "eta") == 3e-4 and nest.GetDefaults(model, "beta1") == 0.8
+        nest.SetDefaults(model, {"learning": True})
+    nest.Simulate(20.0)
+    assert_same_state(uninterrupted, checkpoint.state(net))
+
+
+@pytest.mark.parametrize("schedule", [None, lambda epoch: 1e-3 * 0.3 ** epoch], ids=["fixed rate", "lowered rate"])
+def test_resumed_training_continues_identically(tmp_path, monkeypatch, schedule):
     """Training interrupted right after the checkpoint within the second epoch, resumed in a
-    fresh kernel: the same history, weights and states as the uninterrupted run."""
+    fresh kernel: the same history, weights and states as the uninterrupted run; also after
+    the schedule lowered the rate."""
     x, labels = task(20)
 
     def train(path, **kwargs):
         trainer = Trainer(network(eta_bias=1e-3))
         history = trainer.train(x, labels, epochs=2, rng=np.random.default_rng(3), verbose=False,
-                                checkpoint=path, checkpoint_every=7, **kwargs)
+                                checkpoint=path, checkpoint_every=7, lr_schedule=schedule, **kwargs)
         return history, checkpoint.state(trainer.net)
 
     uninterrupted = train(tmp_path / "a.npz")

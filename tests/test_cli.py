@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,8 +15,13 @@ SMALL = ["--layers", "1", "--groups", "4:1.0:0.5,3:0.5:0.5", "--resolution", "0.
          "--train", "12", "--test", "6"]
 
 
-def cli(*args, cwd):
-    env = dict(os.environ, PYNEST_QUIET="1")
+ROOT = Path(__file__).resolve().parent.parent
+# the checkout's package, as the tests in this process import it (not an older installed copy)
+ENV = dict(os.environ, PYNEST_QUIET="1",
+           PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+
+
+def cli(*args, cwd, env=ENV):
     return subprocess.run([sys.executable, "-m", "pygle_nest", *map(str, args)], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=600)
 
@@ -125,11 +131,10 @@ def test_ctrl_c_leaves_a_hint_and_an_intact_checkpoint(tmp_path):
 
     data = small_data(tmp_path / "data.npz")
     out = tmp_path / "run"
-    env = dict(os.environ, PYNEST_QUIET="1")
     proc = subprocess.Popen([sys.executable, "-m", "pygle_nest", "train", "--data", str(data), *SMALL,
                              "--lanes", "1", "--epochs", "1000", "--patience", "1000", "--checkpoint-every", "3",
                              "--out", str(out)],  # a run that the schedule does not end before the signal
-                            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=tmp_path, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             # a test run started in the background (`cmd &`) ignores SIGINT, and so would
                             # the child: Python then never installs its KeyboardInterrupt handler
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
@@ -198,12 +203,122 @@ def test_evaluate_from_another_folder_and_on_other_data(tmp_path):
     other = small_data(tmp_path / "other.npz", seed=5)
     proc = cli("evaluate", tmp_path / "work" / "run.ckpt.npz", "--data", other, cwd=tmp_path)
     assert proc.returncode == 0 and "test_accuracy" in proc.stdout, proc.stderr[-3000:]
+    # data of another input width: the widths named (before: every unit parameter listed as different)
+    with np.load(other) as f:
+        np.savez(tmp_path / "wide.npz", **{k: np.stack([f[k]] * 2, axis=-1) if k.startswith("x") else f[k]
+                                           for k in f.files})
+    proc = cli("evaluate", tmp_path / "work" / "run.ckpt.npz", "--data", tmp_path / "wide.npz", cwd=tmp_path)
+    assert proc.returncode == 2 and "has 2 input channel(s) and labels of 3 classes; the trained network takes 1 " \
+        "input channel(s) and 3 classes" in proc.stderr, proc.stderr[-3000:]
 
 
-def test_resume_refuses_settings_it_would_ignore(tmp_path):
-    proc = cli("train", "--resume", "--lr", "0.5", "--layers", "2", "--out", tmp_path / "run", cwd=tmp_path)
-    assert proc.returncode == 2
-    assert "error: --resume continues with the checkpoint's own settings; drop --layers, --lr" in proc.stderr
+def test_resume_accepts_the_checkpoints_settings_and_names_other_ones(tmp_path):
+    """The same command line with --resume added continues (before, it was refused since its
+    settings were not the defaults); settings other than the saved ones are refused, each named
+    with both values; a resume without a checkpoint says so."""
+    small_data(tmp_path / "data.npz")
+    first = ["train", "--data", "data.npz", *SMALL, "--epochs", "1", "--out", tmp_path / "run"]
+    assert cli(*first, cwd=tmp_path).returncode == 0
+    same = cli(*first, "--resume", "--epochs", "2", cwd=tmp_path)
+    assert same.returncode == 0 and "epoch 2/2" in same.stderr, same.stderr[-3000:]
+    other = cli(*first, "--resume", "--lr", "0.5", "--layers", "2", cwd=tmp_path)
+    assert other.returncode == 2 and "Traceback" not in other.stderr
+    assert ("error: --resume continues with the checkpoint's own settings; these differ from them: "
+            "--layers (saved 1, given 2), --lr (saved 0.001, given 0.5)\n") in other.stderr
+    missing = cli("train", "--resume", "--out", tmp_path / "none", cwd=tmp_path)
+    assert missing.returncode == 2 and (f"error: --resume: no checkpoint {tmp_path / 'none.ckpt.npz'} (start the "
+                                        f"run without --resume)") in missing.stderr
+
+
+def test_resume_keeps_the_runs_epochs_and_hours(tmp_path):
+    """Before, --resume without --epochs ran on towards the default 150 epochs: the checkpoint
+    keeps the run's --epochs and --hours, and a resume that gives them anew keeps its own."""
+    from pygle_nest import checkpoint
+
+    out = tmp_path / "run"
+    first = cli("train", "--data", small_data(tmp_path / "data.npz"), *SMALL, "--epochs", "1", "--hours", "5",
+                "--out", out, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr[-3000:]
+    resumed = cli("train", "--resume", "--out", out, cwd=tmp_path)  # as the interrupt hint says
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert [c["epoch"] for c in json.loads(out.with_suffix(".json").read_text())["curve"]] == [1]  # no epoch more
+    assert checkpoint.position(tmp_path / "run.ckpt.npz")["extra"]["limits"] == {"epochs": 1, "hours": 5.0}
+    resumed = cli("train", "--resume", "--epochs", "2", "--out", out, cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert [c["epoch"] for c in json.loads(out.with_suffix(".json").read_text())["curve"]] == [1, 2]
+    assert checkpoint.position(tmp_path / "run.ckpt.npz")["extra"]["limits"] == {"epochs": 2, "hours": 5.0}
+
+
+def test_the_interrupt_hint_says_what_is_on_disk(tmp_path, monkeypatch, capsys):
+    """Ctrl-C before the first checkpoint: nothing to resume (before, the hint said the checkpoint
+    held the last saved state); after one was written: --resume; with only an earlier run's file
+    there: that one is not this run's."""
+    from pygle_nest.__main__ import main
+
+    ckpt = tmp_path / "run.ckpt.npz"
+
+    def interrupted(save):
+        def train(*args, **kwargs):
+            if save:  # as checkpoint.save writes: a new file renamed over the old
+                (tmp_path / "partial").write_bytes(b"saved")
+                (tmp_path / "partial").replace(ckpt)
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr(classify, "train", train)
+        with pytest.raises(SystemExit) as exit:
+            main(["train", "--out", str(tmp_path / "run")])
+        assert exit.value.code == 130
+        return capsys.readouterr().err
+
+    assert f"interrupted; nothing was saved (no {ckpt}): start the run again, without --resume\n" in interrupted(False)
+    assert (f"interrupted; the checkpoint {ckpt} holds the last saved state: continue with --resume --out "
+            f"{tmp_path / 'run'}\n") in interrupted(True)
+    assert (f"interrupted; nothing of this run was saved ({ckpt} is an earlier run's): start it again, without "
+            f"--resume\n") in interrupted(False)
+
+
+def test_a_missing_mnist1d_says_what_to_install(tmp_path, monkeypatch, capsys):
+    """pip install . lacked mnist1d, and train and evaluate on the default data ended in a
+    ModuleNotFoundError: setup.py requires it as requirements.txt pins it, and where the import
+    fails anyway one line says what to install."""
+    import ast
+
+    from pygle_nest.__main__ import main
+
+    setup = next(node for node in ast.walk(ast.parse((ROOT / "setup.py").read_text()))
+                 if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "setup")
+    requires = ast.literal_eval(next(k.value for k in setup.keywords if k.arg == "install_requires"))
+    assert classify.MNIST1D_REQUIREMENT in requires
+    assert classify.MNIST1D_REQUIREMENT in (ROOT / "requirements.txt").read_text().split()
+    assert cli("train", "--data", small_data(tmp_path / "data.npz"), *SMALL, "--epochs", "1", "--out", tmp_path / "run",
+               cwd=tmp_path).returncode == 0
+    for name in ("mnist1d", "mnist1d.data"):
+        monkeypatch.setitem(sys.modules, name, None)  # `import mnist1d` fails, as where it is not installed
+    for argv in (["train", "--out", str(tmp_path / "default")],
+                 ["evaluate", str(tmp_path / "run.ckpt.npz"), "--data", "mnist1d"]):
+        with pytest.raises(SystemExit) as exit:
+            main(argv)
+        err = capsys.readouterr().err
+        assert exit.value.code == 2 and err.count("\n") == 1, err
+        assert (f"python -m pygle_nest {argv[0]}: error: data 'mnist1d' needs the package mnist1d, which is not "
+                f"installed: pip install mnist1d==0.0.2.post1 (or give --data FILE.npz)\n") == err
+
+
+def test_the_learning_curve_fits_the_run():
+    """A run of 3 epochs on MNIST-1D: the x-range is the run's (before, the published curve
+    stretched it to 150 epochs), and loss and learning rate have labelled log axes of their own."""
+    import matplotlib.pyplot as plt
+
+    curve = [{"epoch": k, "lr": 1e-3 / k, "online_accuracy": 0.2, "online_loss": 2.0, "test_accuracy": 0.3,
+              "test_loss": 1.9 - 0.1 * k, "test_accuracy_centred": 0.3} for k in (1, 2, 3)]
+    fig = classify.learning_curve({"config": {"data": "mnist1d"}, "curve": curve})
+    accuracy, loss, rate = fig.axes
+    assert 3 < accuracy.get_xlim()[1] < 4 and loss.get_xlim() == accuracy.get_xlim() == rate.get_xlim()
+    assert any("published" in line.get_label() for line in accuracy.lines)
+    assert (loss.get_ylabel(), rate.get_ylabel(), accuracy.get_ylabel()) == ("loss", "learning rate", "accuracy")
+    assert [line.get_label() for line in rate.lines] == ["learning rate"]
+    assert loss.get_yscale() == rate.get_yscale() == "log"
+    plt.close(fig)
 
 
 @pytest.mark.parametrize("args, message", [(["--groups", "4:1.0"], "--groups must be n:tau_m:tau_r"),
@@ -216,5 +331,5 @@ def test_errors_have_the_error_prefix(tmp_path, args, message):
 
 def test_build_outside_the_checkout_is_a_message(tmp_path):
     """The installed package has no NESTML models to build from: a message, not a traceback."""
-    proc = cli("build", cwd=tmp_path)
+    proc = cli("build", cwd=tmp_path, env=dict(os.environ, PYNEST_QUIET="1"))  # the installed copy
     assert proc.returncode == 2 and "error: no NESTML models at" in proc.stderr and "Traceback" not in proc.stderr

@@ -2,6 +2,7 @@
 lin_rate_ipn, recorded by multimeter; compared step by step with the reference."""
 
 import numpy as np
+import pytest
 
 import nest
 from pygle_nest import NetworkSpec, ReferenceNetwork, nest_backend
@@ -66,3 +67,19 @@ def test_generator_lin_rate_ipn_multimeter(kernel):
     for k in ("r", "err"):
         np.testing.assert_allclose(got[k], ref[k][: N_STEPS - 1], rtol=0, atol=1e-12)
     np.testing.assert_allclose(lin_rate, ref["lin"][: N_STEPS - 1], rtol=0, atol=1e-12)
+
+
+def test_a_device_connection_reads_back_into_connect(kernel):
+    """GetConnections shows a device's connection with its receptor marked (target 2 shows 8:
+    the template places a device's values apart); Connect takes the shown receptor back and
+    the copy drives the node as the original does."""
+    drive = nest.Create("step_rate_generator", params={"amplitude_times": [0.1], "amplitude_values": [0.5]})
+    a, b = nest.Create("gle_neuron", 2, {"beta": 1.0})
+    nest.Connect(drive, a, syn_spec={"synapse_model": "rate_connection_delayed", "receptor_type": 2, "delay": 0.1})
+    shown = nest.GetConnections(drive, a).get("receptor")
+    nest.Connect(drive, b, syn_spec={"synapse_model": "rate_connection_delayed", "receptor_type": shown, "delay": 0.1})
+    assert nest.GetConnections(drive, b).get("receptor") == shown
+    nest.Simulate(1.0)
+    assert a.get("y") == b.get("y") == 0.5
+    with pytest.raises(nest.NESTError, match="Receptor type 8 is not available in gle_neuron"):  # from a neuron
+        nest.Connect(a, b, syn_spec={"synapse_model": "rate_connection_delayed", "receptor_type": shown, "delay": 0.1})

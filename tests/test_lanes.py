@@ -134,8 +134,30 @@ def test_wrong_wiring_of_lanes_raises(kernel):
         NetworkSpec(resolution=0.1, lanes=0)
     spec = NetworkSpec(resolution=0.1, lanes=2)
     spec.add_units(1)
-    with pytest.raises(ValueError, match="first_step must be >= 1; got 0"):  # NEST could not play row 0
-        spec.set_lane_inputs(0, np.zeros((3, 2)), first_step=0)
+    with pytest.raises(ValueError, match=r"first_step must be >= 0 \(a step of the simulation\); got -1"):
+        spec.set_lane_inputs(0, np.zeros((3, 2)), first_step=-1)
+
+
+def test_lane_inputs_set_between_calls_play_from_the_next_step(kernel):
+    """After T steps, lane inputs with lane_inputs_start = T play row 0 in step T, the next one
+    (row k in step start + k, as documented); a new set replaces the old one from the next step
+    on; rows of steps already run are skipped. I_fwd shows the row read in a step."""
+    node = nest.Create("gle_neuron", params={"lanes": 2})
+
+    def steps(n):
+        seen = []
+        for _ in range(n):
+            nest.Simulate(0.1)
+            seen.append(list(node.get("I_fwd")))
+        return seen
+
+    nest.Simulate(0.3)  # steps 0, 1, 2
+    node.set({"lane_inputs": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0], "lane_inputs_start": 3})
+    assert steps(1) == [[1, 2]]  # step 3
+    node.set({"lane_inputs": [7.0, 8.0], "lane_inputs_start": 4})  # replaces rows 1 and 2 of the old set
+    assert steps(2) == [[7, 8], [0, 0]]  # steps 4, 5
+    node.set({"lane_inputs": [1.0, 1.0, 2.0, 2.0, 3.0, 3.0], "lane_inputs_start": 5})  # row 0 (step 5) is past
+    assert steps(3) == [[2, 2], [3, 3], [0, 0]]  # steps 6, 7, 8
 
 
 def test_lane_inputs_held_rows(kernel):
@@ -151,3 +173,19 @@ def test_lane_inputs_held_rows(kernel):
     np.testing.assert_array_equal(seen, [[0, 0], [0, 0]] + [[1, 2]] * 3 + [[3, 4]] * 3 + [[0, 0]] * 2)
     with pytest.raises(nest.NESTError, match=r"lane_inputs_hold \(steps per row of lane_inputs\) must be >= 1"):
         node.set({"lane_inputs_hold": 0})
+
+
+def test_a_lane_count_mismatch_is_refused_before_the_first_step(kernel):
+    """Nodes of different lane counts: connected, refused at Connect with both counts; not
+    connected, refused when the simulation is prepared (NEST's Create sets its nodes one after
+    another, so Create cannot tell), naming the node, its count and the one set last."""
+    three = nest.Create("gle_neuron", 2, {"lanes": 3})
+    one = nest.Create("gle_neuron")
+    with pytest.raises(nest.NESTError, match="the source has 3 lanes, the target 1"):
+        nest.Connect(three[0], one, syn_spec={"synapse_model": "gle_synapse", "delay": 0.1})
+    with pytest.raises(nest.NESTError, match=rf"node {three[0].global_id}\) has 3 lane\(s\), a GLE neuron \(set last\) "
+                                             r"has 1: all GLE neurons of a kernel must have the same number of lanes"):
+        nest.Simulate(1.0)
+    assert nest.biological_time == 0.0
+    one.set({"lanes": 3})
+    nest.Simulate(1.0)

@@ -20,9 +20,10 @@ def network(microcircuit, gamma=0.0, learning=True, activation="tanh", seed=3):
                    eta_bias=1e-3 if learning else 0.0, optimizer="adam")
     h2 = net.layer("h2", [Group(4, 1.0, 0.5)], activation=activation)
     y = net.output("y", 3, loss="cross_entropy", beta=0.5)
-    net.project(x, h1, optimizer="adam", eta=1e-3, learning=learning)
-    net.project(h1, h2, optimizer="adam", eta=1e-3, learning=learning, feedback_delay=0.2)
-    net.project(h2, y, optimizer="momentum", eta=3e-3, learning=learning)
+    # the same-step pairing in both modes (the builder's default of the compact mode is rate_lag 1)
+    net.project(x, h1, optimizer="adam", eta=1e-3, rate_lag=0, learning=learning)
+    net.project(h1, h2, optimizer="adam", eta=1e-3, rate_lag=0, learning=learning, feedback_delay=0.2)
+    net.project(h2, y, optimizer="momentum", eta=3e-3, rate_lag=0, learning=learning)
     t = np.arange(STEPS) * 0.1
     net.spec.streams[net.inputs["x"][0]] = np.sin(t)
     net.spec.streams[net.inputs["x"][1]] = np.cos(0.7 * t)
@@ -139,3 +140,18 @@ def test_a_resumed_microcircuit_continues_identically(tmp_path):
     for key in uninterrupted:
         np.testing.assert_array_equal(resumed[key], uninterrupted[key], err_msg=key)
     assert np.ptp(uninterrupted["syn_held"]) > 0
+
+
+def test_phi_prime_after_set_status_is_the_reference_s(kernel):
+    """After a SetStatus, a representation neuron's phi_prime is phi'(u_breve) (0.25 for the
+    sigmoid at 0) and an error neuron's, which has no representation part, stays what the
+    reference keeps (1); equal to the reference's initial state, per role."""
+    spec = network(True, activation="sigmoid").spec
+    nest_net = nest_backend.create(spec)
+    nest_net.units.set({"u": 0.0})
+    np.testing.assert_array_equal(nest_net.unit_states(("phi_prime",))["phi_prime"],
+                                  ReferenceNetwork(spec).state["phi_prime"])
+    roles = spec.units["role"]
+    sigmoid = (spec.units["activation"] == ACTIVATIONS["sigmoid"]) & (roles == 1)
+    assert sigmoid.any() and np.all(nest_net.unit_states(("phi_prime",))["phi_prime"][sigmoid] == 0.25)
+    assert np.all(nest_net.unit_states(("phi_prime",))["phi_prime"][roles == 2] == 1.0)

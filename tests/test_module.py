@@ -84,3 +84,27 @@ def test_readme_builder_example(kernel):
     scope = {}
     exec(script, scope)
     assert len(scope["h"].nodes) == 35 and len(scope["y"].nodes) == 10
+
+
+def test_a_shared_state_written_per_lane_is_refused_at_build(tmp_path, monkeypatch):
+    """A @homogeneous state (shared by the lanes) assigned in the update block would be lost
+    without a word (the lanes' shared copy overwrites it): the build refuses it by name."""
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / "shared_write_neuron.nestml").write_text("""model shared_write_neuron:
+    state:
+        total real = 0 @homogeneous
+        x real = 0
+        rate_out real = 0
+        err_out real = 0
+    input:
+        fwd real <- continuous
+    update:
+        x = fwd
+        total += x
+        rate_out = x
+""")
+    monkeypatch.setattr(build, "MODELS_DIR", models)
+    with pytest.raises(build.BuildError, match="shared_write_neuron assigns the @homogeneous state\\(s\\) total "
+                                               "outside the function update_shared"):
+        build._generate_and_compile(tmp_path / "work", build._nest_info())

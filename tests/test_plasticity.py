@@ -110,21 +110,54 @@ def test_plastic_network_equals_reference(optimizer, delays, threads):
 
 
 def test_learning_switched_off_freezes_weights(kernel):
+    """learning off between two calls freezes the weights from the next step on: the call's
+    last step, delivered at the start of the next call, is still learned from (its own call's
+    properties), so the weights after it stay fixed until learning is on again."""
     spec = random_networks.layered(seed=6, sizes=(6, 6, 3), n_steps=400, plasticity=OPTIMIZERS["adam"])
     net = nest_backend.create(spec)
     plastic = np.flatnonzero([spec.model_list()[m].plastic for m in spec.connections["model"]])
     nest.Simulate(20.0)
-    before = net.synapse_states(plastic)["weight"]
     nest.SetDefaults("plastic", {"learning": False})
     nest.SetDefaults("plastic_backward", {"learning": False})
+    assert [e["learning"] for e in nest.GetDefaults("plastic", "earlier_properties")] == [True]
+    nest.Simulate(0.1)  # delivers the first call's last step: learned from
+    before = net.synapse_states(plastic)["weight"]
     nest.Simulate(20.0)
     frozen = net.synapse_states(plastic)["weight"]
+    assert nest.GetDefaults("plastic", "earlier_properties") == []  # all delivered
     nest.SetDefaults("plastic", {"learning": True})
     nest.SetDefaults("plastic_backward", {"learning": True})
     nest.Simulate(20.0)
     after = net.synapse_states(plastic)["weight"]
     np.testing.assert_array_equal(frozen, before)
     assert np.max(np.abs(after - frozen)) > 1e-3
+
+
+def test_properties_set_between_calls_apply_from_the_next_step(kernel):
+    """A learning rate and learning itself changed between two Simulate calls apply to the
+    steps after the change, the steps before (delivered in the next call) keep those they ran
+    with: NEST in calls of 7 steps with changes in between equals the reference with the same
+    changes at the same steps (min_delay 1 and 3 steps)."""
+    for delay in (1, 3):
+        spec = random_networks.layered(seed=6, sizes=(5, 4, 3), n_steps=120, fwd_delay=delay, bwd_delay=delay,
+                                       plasticity=OPTIMIZERS["adam"])
+        nest.ResetKernel()
+        nest.verbosity = nest.VerbosityLevel.ERROR
+        net = nest_backend.create(spec)
+        ref = ReferenceNetwork(spec)
+        plastic = np.flatnonzero([spec.model_list()[m].plastic for m in spec.connections["model"]])
+        changes = [{"eta": 3e-3}, {"learning": False}, {"learning": True, "eta": 1e-4}, {}, {"eta": 2e-2}]
+        for change in changes:
+            for model in ("plastic", "plastic_backward"):
+                nest.SetDefaults(model, change)
+                ref.common[model].update(change)
+            nest.Simulate(7 * spec.resolution)
+            ref.run(7, record=())
+        nest.Simulate(spec.resolution)  # delivers the last call's steps (its own is not yet delivered)
+        np.testing.assert_allclose(net.synapse_states(plastic)["weight"], ref.synapses["weight"][plastic],
+                                   rtol=0, atol=1e-12)
+        moved = np.abs(ref.synapses["weight"][plastic] - spec.connections["weight"][plastic])
+        assert np.max(moved) > 1e-3
 
 
 @pytest.mark.parametrize("fwd_delay, bwd_delay", [(1, 1), (3, 4)])

@@ -106,7 +106,7 @@ def test_wrong_spike_wiring_is_refused(kernel):
 
 
 def test_spikes_carry_one_lane(kernel):
-    many = nest.Create("gle_neuron", params={"lanes": 3, "rate_scale": 100.0})
+    many = nest.Create("gle_neuron", params={"lanes": 3})
     with pytest.raises(NESTError, match="has 3 lanes: a spike connection carries one lane; spikes come from GLE "
                                         "neurons of one lane"):
         nest.Connect(many, nest.Create("iaf_psc_alpha"))
@@ -117,6 +117,19 @@ def test_spikes_carry_one_lane(kernel):
     np.testing.assert_array_equal(many.get("s_in"), [0.0] * 3)
     nest.Simulate(0.1)
     np.testing.assert_array_equal(many.get("s_in"), [2.0 / nest.resolution] * 3)
+
+
+def test_spikes_out_are_refused_on_nodes_of_more_lanes(kernel):
+    """rate_scale > 0 on a node of several lanes would draw spikes in every lane and send none:
+    refused, whichever of the two is set first; the node stays as it was."""
+    node = nest.Create("gle_neuron", params={"lanes": 3})
+    with pytest.raises(nest.NESTError, match=r"rate_scale > 0 \(spikes out\) needs a node of one lane; this one has 3"):
+        node.set({"rate_scale": 10.0})
+    assert node.get("rate_scale") == 0.0
+    one = nest.Create("gle_neuron", params={"rate_scale": 10.0})
+    with pytest.raises(nest.NESTError, match="has 2 lanes"):
+        one.set({"lanes": 2})
+    assert one.get("lanes") == 1
 
 
 def test_lanes_take_spike_inputs_of_their_own(kernel):

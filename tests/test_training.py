@@ -44,11 +44,14 @@ def test_training_reduces_the_loss():
 
 
 def test_evaluation_leaves_the_network_unchanged():
+    """Evaluation learns nothing (the first evaluation still learns from the last training step,
+    which NEST delivers at its start: see test_the_switch_to_evaluation_is_exact)."""
     x, labels = task(10)
     net = network(eta_bias=1e-2)
     trainer = Trainer(net)
     trainer.train(x, labels, epochs=1, verbose=False)
     conns = nest.GetConnections(synapse_model=net.projections[0].model)
+    trainer.evaluate(x[:1], labels[:1])
     before = (conns.get("weight"), net.nest.units.get("bias"), net.nest.units.get("tau_m"))
     trainer.evaluate(x, labels)
     after = (conns.get("weight"), net.nest.units.get("bias"), net.nest.units.get("tau_m"))
@@ -70,12 +73,12 @@ def test_streamed_samples_equal_the_reference_of_one_long_stream(per_step):
     if per_step:
         targets[:, T // 2:] = 1 - targets[:, T // 2:]
     trainer.run(x, targets if per_step else np.eye(2)[labels])
-    # the reference sees the samples as one stream; NEST's connections have processed all but
-    # the last step (its slice is delivered at the next Run)
+    # the reference sees the samples as one sequence of lane inputs from step 0; NEST's
+    # connections have processed all but the last step (its slice is delivered at the next Run)
     spec = net.spec
-    spec.streams[net.inputs["x"][0]] = np.concatenate(x)
-    for k, stream in enumerate(net.targets["y"]):
-        spec.streams[stream] = np.concatenate(targets[:, :, k])
+    spec.set_lane_inputs(net.populations["x"].indices[0], np.concatenate(x)[:, None], first_step=0)
+    for k, unit in enumerate(net.populations["y"].indices):
+        spec.set_lane_inputs(unit, np.concatenate(targets[:, :, k])[:, None], port="target", first_step=0)
     ref = ReferenceNetwork(spec)
     ref.run(6 * T - 1, record=())
     plastic = np.concatenate([np.r_[p.forward, p.backward] for p in net.projections])
@@ -110,10 +113,10 @@ def test_batches_of_lanes_equal_the_reference(lanes, rate_lag):
     spec = net.spec
     batches = [lanes_of for _, lanes_of in trainer.batches(7)]
     series = np.concatenate([np.stack([x[k] for k in b], axis=1) for b in batches])  # steps x lanes
-    spec.set_lane_inputs(net.populations["x"].indices[0], series)
+    spec.set_lane_inputs(net.populations["x"].indices[0], series, first_step=0)
     for k, unit in enumerate(net.populations["y"].indices):
         spec.set_lane_inputs(unit, np.concatenate([np.repeat(np.eye(2)[labels[b], k][None], T, axis=0)
-                                                   for b in batches]), port="target")
+                                                   for b in batches]), port="target", first_step=0)
     ref = ReferenceNetwork(spec)
     out = ref.run(len(batches) * T - 1, record=("r",))  # NEST delivers the last step's slice later
     plastic = np.concatenate([np.r_[p.forward, p.backward] for p in net.projections])
@@ -124,6 +127,98 @@ def test_batches_of_lanes_equal_the_reference(lanes, rate_lag):
         expected = r_out[k * T:(k + 1) * T].sum(axis=0)
         got = sums[k * lanes:(k + 1) * lanes]
         np.testing.assert_allclose(got, expected[:len(got)], rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("interval", [1, T])
+def test_the_switch_to_evaluation_is_exact(interval):
+    """Training, then evaluation: NEST equals the reference run straight through with learning
+    switched off at the first evaluation step (connections, biases, time constants): the last
+    training step is learned from (with update_interval = the steps of a sample, its optimizer
+    step is taken), the evaluation sees the weights after it, and the evaluation's last step
+    is not learned from when training goes on."""
+    x, labels = task(8)
+    net = network(eta=1e-2, eta_bias=1e-3, lanes=2, rate_lag=1)
+    for p in net.projections:
+        for model in (p.model, p.model + "_backward"):
+            nest.SetDefaults(model, {"update_interval": interval})
+    trainer = Trainer(net)
+    trainer.run(x[:4], np.eye(2)[labels[:4]])
+    sums, _ = trainer.run(x[4:], np.eye(2)[labels[4:]], train=False)
+    trainer.run(x[:2], np.eye(2)[labels[:2]])  # delivers the evaluation's last step
+
+    spec = net.spec
+    for model in spec.model_list():
+        if model.plastic:
+            model.params["update_interval"] = interval
+    order = [[0, 1], [2, 3], [4, 5], [6, 7], [0, 1]]
+    spec.set_lane_inputs(net.populations["x"].indices[0], np.concatenate([np.stack([x[k] for k in b], 1)
+                                                                           for b in order]), first_step=0)
+    for k, unit in enumerate(net.populations["y"].indices):
+        spec.set_lane_inputs(unit, np.concatenate([np.repeat(np.eye(2)[labels[b], k][None], T, axis=0)
+                                                   for b in order]), port="target", first_step=0)
+    ref = ReferenceNetwork(spec)
+    ref.run(2 * T, record=())
+    plastic = [m.name for m in spec.model_list() if m.plastic]
+    rates = {k: ref.params[k].copy() for k in ("eta_bias", "eta_tau")}
+    for name in plastic:
+        ref.common[name]["learning"] = False
+    for k in rates:
+        ref.params[k][:] = 0.0
+    r = ref.run(2 * T, record=("r",))["r"][..., net.populations["y"].indices]
+    np.testing.assert_allclose(sums, np.concatenate([r[:T].sum(0), r[T:].sum(0)]), rtol=0, atol=1e-10)
+    for name in plastic:
+        ref.common[name]["learning"] = True
+    ref.params.update(rates)
+    ref.run(T - 1, record=())
+    connections = np.concatenate([np.r_[p.forward, p.backward] for p in net.projections])
+    np.testing.assert_allclose(net.nest.synapse_states(connections)["weight"], ref.synapses["weight"][connections],
+                               rtol=0, atol=1e-10)
+    ref.run(1, record=())  # the units have run the third pass's last step
+    states = net.nest.unit_states(("bias", "tau_m"))
+    for k in states:
+        np.testing.assert_allclose(states[k], ref.state[k], rtol=0, atol=1e-10)
+
+
+def test_a_frozen_projection_stays_frozen():
+    """A projection declared with learning=False, and a model frozen by hand after build(),
+    keep their weights through train, evaluate and scores; the others learn."""
+    x, labels = task(6)
+    nest.ResetKernel()
+    nest.verbosity = nest.VerbosityLevel.ERROR
+    net = pg.Network(resolution=0.1, seed=1)
+    inp = net.input("x", 1)
+    h = net.layer("h", [pg.Group(4, 1.0, 1.0)], activation="tanh")
+    y = net.output("y", 2, loss="cross_entropy", beta=1.0)
+    frozen = net.project(inp, h, optimizer="adam", eta=1e-2, learning=False)
+    by_hand = net.project(h, y, optimizer="adam", eta=1e-2)
+    net.build()
+    nest.SetDefaults(by_hand.model, {"learning": False})
+    nest.SetDefaults(by_hand.model + "_backward", {"learning": False})
+    before = [p.get("weight", format="array") for p in (frozen, by_hand)]
+    trainer = Trainer(net)
+    trainer.train(x, labels, epochs=2, verbose=False)
+    trainer.evaluate(x, labels)
+    trainer.scores(x, labels)
+    trainer.train(x, labels, epochs=1, verbose=False)
+    for p, b in zip((frozen, by_hand), before):
+        np.testing.assert_array_equal(p.get("weight", format="array"), b)
+    assert nest.GetDefaults(frozen.model, "learning") is False
+    nest.SetDefaults(by_hand.model, {"learning": True})
+    nest.SetDefaults(by_hand.model + "_backward", {"learning": True})
+    trainer.train(x, labels, epochs=1, verbose=False)
+    assert not np.array_equal(by_hand.get("weight", format="array"), before[1])
+
+
+@pytest.mark.parametrize("labels, message", [
+    ([0, 1, 5], r"labels must be integers in \[0, 1\] \(the 2 outputs of 'y'\); got values from 0 to 5"),
+    ([0, 1], r"labels must hold one class per sample \(3 samples\)"),
+])
+def test_bad_labels_are_named(labels, message):
+    x, _ = task(3)
+    trainer = Trainer(network())
+    for call in (trainer.train, trainer.evaluate):
+        with pytest.raises(ValueError, match=message):
+            call(x, labels)
 
 
 def test_plateau_schedule_reduces_after_patience():

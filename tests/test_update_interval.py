@@ -18,35 +18,38 @@ from pygle_nest.reference import SHARED_STATES
 H = 0.1
 
 
-def summed_rule(start, increments, on, interval):
+def summed_rule(start, increments, on, interval, average=False):
     """The value after each step under the documented rule, step by step: increments of the
-    steps where learning is on are summed, and the sum is applied in the steps (on) whose number
-    k = n + 1 is a multiple of the interval."""
+    steps where learning is on are summed, and the sum (average: the sum / interval) is applied
+    in the steps (on) whose number k = n + 1 is a multiple of the interval."""
     value, total, out = start, 0.0, []
     for n, (g, active) in enumerate(zip(increments, on)):
         if active:
             total += g
             if (n + 1) % interval == 0:
-                value, total = value + total, 0.0
+                value, total = value + (total / interval if average and interval > 1 else total), 0.0
         out.append(value)
     return np.array(out)
 
 
-@pytest.mark.parametrize("interval", [1, 5])
-def test_weights_and_biases_move_by_the_summed_increments(kernel, interval):
+@pytest.mark.parametrize("interval, average", [(1, False), (5, False), (5, True)])
+def test_weights_and_biases_move_by_the_summed_increments(kernel, interval, average):
     """A plain NEST script: two driven units into an output unit through gle_synapse (plain
     SGD), learning on, then off for 9 steps (as while a Trainer evaluates), then on again.
     Recorded every step: the rates r_j and the output's error e. The weight moves by eta times
     the sums of h e(m) r_j(m) over the steps learned from, in the steps whose number is a
-    multiple of K, and not in between; the output's bias likewise with eta_bias h e(m)."""
+    multiple of K, and not in between; the output's bias likewise with eta_bias h e(m); with
+    update_average, by their means (NEST e-prop's batch average)."""
     eta, eta_bias, calls = 0.3, 0.2, (23, 9, 28)
     pre = nest.Create("gle_neuron", 2, {"tau_m": 1.0, "tau_r": 0.5, "activation": 1, "bias": [0.8, -0.5]})
     post = nest.Create("gle_neuron", 1, {"tau_m": 1.0, "tau_r": 1.0, "activation": 1, "beta": 1.0,
-                                          "eta_bias": eta_bias, "update_interval": interval})
+                                          "eta_bias": eta_bias, "update_interval": interval,
+                                          "update_average": average})
     target = nest.Create("step_rate_generator", params={"amplitude_times": [0.5], "amplitude_values": [0.7]})
     nest.Connect(target, post, syn_spec={"synapse_model": "rate_connection_delayed", "receptor_type": 2})
     recorder = nest.Create("weight_recorder")
-    nest.SetDefaults("gle_synapse", {"eta": eta, "update_interval": interval, "weight_recorder": recorder})
+    nest.SetDefaults("gle_synapse", {"eta": eta, "update_interval": interval, "update_average": average,
+                                     "weight_recorder": recorder})
     nest.Connect(pre, post, syn_spec={"synapse_model": "gle_synapse", "weight": 0.4, "delay": H})
     mm = nest.Create("multimeter", params={"record_from": ["r", "err", "bias"], "interval": H})
     nest.Connect(mm, pre + post)
@@ -65,18 +68,18 @@ def test_weights_and_biases_move_by_the_summed_increments(kernel, interval):
     rate = np.array([[by_step[(n, i)][0] for i in ids[:2]] for n in range(recorded)])
     error = np.array([by_step[(n, ids[2])][1] for n in range(recorded)])
     bias = np.array([by_step[(n, ids[2])][2] for n in range(recorded)])
-    # the units learn in the steps of the calls with learning on; a connection learns from the
-    # steps delivered in those calls: NEST delivers a call's last step at the start of the next
+    # units and connections learn from the steps of the calls with learning on: NEST delivers a
+    # call's last step at the start of the next, and the connection learns from it with the
+    # common properties of the call that simulated it
     n = np.arange(recorded)
-    unit_on = (n < calls[0]) | (n >= calls[0] + calls[1])
-    synapse_on = (n < calls[0] - 1) | (n >= calls[0] + calls[1] - 1)
-    np.testing.assert_allclose(bias, summed_rule(0.0, eta_bias * H * error, unit_on, interval), rtol=1e-12,
+    unit_on = synapse_on = (n < calls[0]) | (n >= calls[0] + calls[1])
+    np.testing.assert_allclose(bias, summed_rule(0.0, eta_bias * H * error, unit_on, interval, average), rtol=1e-12,
                                atol=1e-15)
     wr = recorder.events
     w_steps = np.round(wr["times"] / H).astype(int) - 1
     for k, source in enumerate(ids[:2]):
         mine = wr["senders"] == source
-        want = summed_rule(0.4, eta * H * error * rate[:, k], synapse_on, interval)
+        want = summed_rule(0.4, eta * H * error * rate[:, k], synapse_on, interval, average)
         np.testing.assert_allclose(wr["weights"][mine], want[w_steps[mine]], rtol=1e-12, atol=1e-15)
     assert np.ptp(bias) > 1e-3 and len(np.unique(wr["weights"])) > 3
     if interval > 1:  # constant within intervals
@@ -88,11 +91,14 @@ def test_weights_and_biases_move_by_the_summed_increments(kernel, interval):
 def test_accumulating_network_equals_reference(lanes, optimizer):
     """update_interval 7 for every connection and unit (Adam: its step counts the optimizer
     steps), at 2 threads in three Simulate calls that end within intervals: NEST equals the
-    reference to 1e-10; forward and backward weights stay bitwise equal."""
-    learning = {"momentum": {"optimizer": "momentum", "eta": 2e-2, "mu": 0.9}, "adam": ADAM}[optimizer]
-    units = {**UNIT_LEARNING, "optimizer": optimizer, "update_interval": 7}
+    reference to 1e-10; forward and backward weights stay bitwise equal. Momentum with the
+    interval's mean (update_average), Adam with its sum."""
+    learning = {"momentum": {"optimizer": "momentum", "eta": 0.14, "mu": 0.9}, "adam": ADAM}[optimizer]
+    average = optimizer == "momentum"
+    units = {**UNIT_LEARNING, "optimizer": optimizer, "update_interval": 7, "update_average": average}
     spec = random_networks.layered(seed=11, sizes=(8, 8, 6), n_steps=N_STEPS, lanes=lanes,
-                                   plasticity={**learning, "update_interval": 7}, unit_learning=units,
+                                   plasticity={**learning, "update_interval": 7, "update_average": average},
+                                   unit_learning=units,
                                    fwd_delay=1, bwd_delay=2)
     traces, final, synapses, plastic = run(spec, threads=2, chunks=(400, 3, 798))
     ref, ref_traces = reference(spec, N_STEPS)
