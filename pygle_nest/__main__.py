@@ -133,6 +133,9 @@ def _add_config_arguments(parser):
                             ("lr_floor", float, "stop once the schedule has brought the rate below this"),
                             ("seed", int, "initial weights and the order of the samples")):
         parser.add_argument("--" + key.replace("_", "-"), type=kind, help=f"{text} (default {CONFIG[key]})")
+    parser.add_argument("--microcircuit", action="store_const", const=True,
+                        help="the explicit microcircuit: representation and error neurons apart (rate_lag 0: its "
+                             "connections pair the rate and error of the step before)")
     layer = parser.add_mutually_exclusive_group()
     layer.add_argument("--groups", help=f"time-constant groups of a hidden layer, n:tau_m:tau_r,... "
                                         f"(default: the paper's, {_groups_text(CONFIG['groups'])})")
@@ -166,7 +169,7 @@ def _train(args):
         if not Path(checkpoint).exists():
             raise ValueError(f"--resume: no checkpoint {checkpoint} (start the run without --resume)")
         saved = checkpoints.position(checkpoint)["extra"]
-        config = saved["config"]
+        config = {**CONFIG, **saved["config"]}  # settings added since the checkpoint: their defaults
         # the run goes on with its own settings: say so rather than ignore other ones
         differ = [f"--{key.replace('_', '-')} (saved {_setting_text(key, config[key])}, given "
                   f"{_setting_text(key, value)})" for key, value in given.items() if value != config[key]]
@@ -176,6 +179,8 @@ def _train(args):
         limits.update(saved.get("limits", {}))  # the interrupted run's --epochs and --hours
     else:
         config = {**CONFIG, **given}
+        if config["microcircuit"] and "rate_lag" not in given:
+            config["rate_lag"] = 0
     train(config, limits["epochs"] if args.epochs is None else args.epochs,
           hours=limits["hours"] if args.hours is None else args.hours, out=out, checkpoint=checkpoint,
           checkpoint_every=args.checkpoint_every, resume=args.resume, threads=_threads(args.threads))

@@ -263,8 +263,6 @@ class Network:
     """
 
     def __init__(self, resolution=0.1, gamma=0.0, seed=0, microcircuit=False, lanes=1):
-        if microcircuit and lanes != 1:
-            raise ValueError(f"lanes must be 1 in the microcircuit mode; got {lanes}")
         self.spec = NetworkSpec(resolution=resolution, lanes=lanes)
         self.gamma = gamma
         self.microcircuit = bool(microcircuit)

@@ -110,15 +110,39 @@ def _in_force(common, kernel_step):
 def state(net):
     """The state a checkpoint holds, {name: array} (see the module docstring), on every rank.
     Per-lane unit states are lanes x units (units with one lane)."""
-    import nest
+    return _snapshot(net)[0]
 
+
+def restore(net, saved):
+    """Put a network back, in the kernel that it runs in, into a state of :func:`state` taken
+    earlier in that kernel: its units' states, the inputs on their way and the values they sent
+    last; weights and optimizer states stay as they are. NEST adds the values that it has not
+    delivered yet (the last slice of the calls since) at the start of its next call, so they are
+    taken off the pending inputs set here: the next call starts from the saved state, to
+    round-off (1e-15)."""
+    nest_net = getattr(net, "nest", net)
+    _, delivered = _snapshot(nest_net)
+    units = _unit_states(saved)
+    nest_net.set_unit_states({"pending_inputs": saved["pending_inputs"] - delivered, "last_sent": saved["last_sent"],
+                              **units})
+
+
+def _unit_states(saved):
+    """The saved unit states as NestNetwork.set_unit_states takes them (per lane: units x lanes)."""
+    return {k: saved["unit_" + k].T if saved["unit_" + k].ndim == 2 else saved["unit_" + k] for k in UNIT_STATES}
+
+
+def _snapshot(net):
+    """state(net), and the part of its pending inputs that the values NEST has not delivered yet
+    will add (units x ports, steps and lanes, as pending_inputs)."""
+    import nest
     nest_net = getattr(net, "nest", net)
     spec = nest_net.spec
     plastic = _plastic(spec)
     n, lanes = spec.n_units, spec.lanes
     units = nest_net.unit_states(UNIT_STATES)
     channels = nest_net.unit_arrays(("pending_inputs", "sent_rates", "sent_errors", "sent_before",
-                                     "sent_errors_before"))
+                                     "sent_errors_before", "last_sent"))
     ref = ReferenceNetwork(spec)
     for key, values in nest_net.synapse_states(plastic).items():
         ref.synapses[key][plastic] = values
@@ -132,22 +156,25 @@ def state(net):
         return out if lanes > 1 else out[:, 0]
 
     sent = np.stack([lane_first(channels[k], unsent) for k in ("sent_rates", "sent_errors")], axis=-2)
-    before = np.stack([lane_first(channels[k], 1 if steps else 0).reshape(ref.lanes + (n,)) if steps else
+    before = np.stack([lane_first(channels[k], 1).reshape(ref.lanes + (n,)) if kernel_steps else
                        np.zeros(ref.lanes + (n,)) for k in ("sent_before", "sent_errors_before")], axis=-2)
     pending = channels["pending_inputs"]  # port by port, step by step, lane by lane; empty before the first step
     pending = pending.reshape(n, len(RECEPTORS), pending.shape[1] // (len(RECEPTORS) * lanes), lanes)
     ahead = max(pending.shape[2], spec.max_delay)
     in_force = [_in_force(common, kernel_steps - unsent + k) for k in range(unsent)]
     delivered = ref.deliver(steps - unsent, sent, before, ahead, in_force).reshape(len(RECEPTORS), ahead, lanes, n)
-    pending = np.pad(pending, ((0, 0), (0, 0), (0, ahead - pending.shape[2]), (0, 0))) + delivered.transpose(3, 0, 1, 2)
+    delivered = delivered.transpose(3, 0, 1, 2)
+    pending = np.pad(pending, ((0, 0), (0, 0), (0, ahead - pending.shape[2]), (0, 0))) + delivered
     last = sent[-1] if unsent else before  # what the units sent in the last step: rates, errors
-    return {"steps": np.array(steps), "pending_inputs": pending.reshape(n, -1),
-            "last_sent": np.moveaxis(np.asarray(last).reshape(lanes, 2, n), -1, 0).transpose(0, 2, 1).reshape(n, -1),
+    last = np.moveaxis(np.asarray(last).reshape(lanes, 2, n), -1, 0).transpose(0, 2, 1).reshape(n, -1)
+    if channels["last_sent"].size:  # set (restore, load) and not yet taken by a Simulate
+        last = channels["last_sent"]
+    return {"steps": np.array(steps), "pending_inputs": pending.reshape(n, -1), "last_sent": last,
             **{"syn_" + k: ref.synapses[k][plastic] for k in SYNAPSE_STATES},
             **{"unit_" + k: v for k, v in units.items()},
             **{"param_" + k: v for k, v in nest_net.unit_states(UNIT_PARAMETERS).items()},
             **{"model_" + name: np.array([now[k] for k in SYNAPSE_PARAMETERS], dtype=float)
-               for name, (now, _) in common.items()}}
+               for name, (now, _) in common.items()}}, delivered.reshape(n, -1)
 
 
 def save(net, path, position=None, test_state=None):
@@ -228,7 +255,7 @@ def load(net, path, at="end"):
             raise ValueError(f"the checkpoint {path} holds no state of a test pass")
         saved = {k[len(prefix):]: data[k] for k in data.files if k.startswith(prefix) and k != "meta"}
         nest_net.set_synapse_states(_plastic(spec), **{k: saved["syn_" + k] for k in SYNAPSE_STATES})
-        units = {k: saved["unit_" + k].T if saved["unit_" + k].ndim == 2 else saved["unit_" + k] for k in UNIT_STATES}
+        units = _unit_states(saved)
         params = {k: saved["param_" + k].astype(FIELD_TYPES.get(k, float)) for k in UNIT_PARAMETERS}
         nest_net.set_unit_states({"pending_inputs": saved["pending_inputs"], "last_sent": saved["last_sent"],
                                   **params, **units})

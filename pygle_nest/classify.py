@@ -53,6 +53,7 @@ CONFIG = {
     # 45), which went on to 0.93 at rates of 1e-7 to 3e-8 (epochs 55 to 63)
     "lr_floor": 1e-8,
     "seed": 0,
+    "microcircuit": False,      # the explicit microcircuit (representation and error neurons apart; rate_lag 0)
 }
 
 
@@ -144,7 +145,8 @@ def network(config, n_inputs, n_classes, threads=1, sample_steps=None):
                          f"(--resolution, {config['resolution']} ms)")
     if not (isinstance(config["lanes"], int) and config["lanes"] >= 1):
         raise ValueError(f"lanes (--lanes) must be an integer >= 1; got {config['lanes']!r}")
-    net = Network(resolution=config["resolution"], gamma=0.0, seed=config["seed"], lanes=config["lanes"])
+    net = Network(resolution=config["resolution"], gamma=0.0, seed=config["seed"], lanes=config["lanes"],
+                  microcircuit=config["microcircuit"])
     rng = np.random.default_rng(config["seed"] + 1)
 
     def biases(n, fan_in):  # uniform in +-1/sqrt(fan_in), as the weights
@@ -227,13 +229,13 @@ def train(config, epochs, hours=None, out="results/train", checkpoint=None, chec
         from . import checkpoint as checkpoints
         # the checkpoint keeps the state this test pass starts from: evaluate reproduces it
         trainer.test_state = checkpoints.state(net) if checkpoint is not None else None
-        scores = trainer.scores(x_test, y_test)
+        scores = trainer.scores(x_test, y_test, restore=False)  # the paper's protocol: states carry on
         accuracy, cost = scores["accuracy"], scores["loss"]
         entry = {"epoch": len(history), "lr": schedule.rate, "online_accuracy": history[-1][0],
                  "online_loss": history[-1][1], "test_accuracy": accuracy, "test_loss": cost,
                  "test_accuracy_centred": scores["centred_accuracy"]}
         if x_val is not None:
-            entry["validation_accuracy"], entry["validation_loss"] = trainer.evaluate(x_val, y_val)
+            entry["validation_accuracy"], entry["validation_loss"] = trainer.evaluate(x_val, y_val, restore=False)
         now = time.time()
         epoch_hours = (now - last[0]) / 3600
         entry["hours"] = (extra["curve"][-1]["hours"] if extra["curve"] else 0.0) + epoch_hours
@@ -311,7 +313,7 @@ def evaluate(checkpoint, threads=1, data=None):
     from .training import Trainer
 
     extra = checkpoints.position(checkpoint)["extra"]
-    config = dict(extra["config"])
+    config = {**CONFIG, **extra["config"]}  # settings added since the checkpoint: their defaults
     if data is not None:
         config["data"] = str(data)
     net, (_, _, x_test, y_test) = network_and_data(config, threads, shape=extra["shape"])

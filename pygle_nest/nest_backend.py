@@ -57,7 +57,7 @@ class NestNetwork:
             model = self.spec.model_list()[k]
             conns = nest.GetConnections(source=self.units, target=self.units,
                                         synapse_model=nest_model(self.spec, model))
-            keys = ["source", "target", "receptor"] + (self.states_of(model) if with_states else ["weight"])
+            keys = ["source", "target", "receptor"] + (list(SYNAPSE_STATES) if with_states else ["weight"])
             # one query for all keys (get(key) converts every connection's whole status each time)
             values = conns.get(keys) if len(conns) else {key: [] for key in keys}
             status = gather_dict({key: np.asarray(values[key]).reshape(-1) for key in keys})
@@ -72,14 +72,9 @@ class NestNetwork:
                 raise RuntimeError("some connections of the spec are not in NEST")
             yield positions, conns, status, order[pos]
 
-    @staticmethod
-    def states_of(model):
-        """The SYNAPSE_STATES a plastic model has in NEST (held: the lagged ones only)."""
-        return [k for k in SYNAPSE_STATES if k != "held" or model.lagged]
-
     def synapse_states(self, which):
         """SYNAPSE_STATES of the spec's plastic connections `which` (indices), in that order,
-        gathered from all MPI ranks (held: 0 for connections that are not lagged)."""
+        gathered from all MPI ranks."""
         out = {k: np.zeros(len(which)) for k in SYNAPSE_STATES}
         for positions, _, status, index in self._per_model(which, with_states=True):
             for k in status.keys() & set(SYNAPSE_STATES):
@@ -88,7 +83,7 @@ class NestNetwork:
 
     def set_synapse_states(self, which, **states):
         """Set weight (and the other SYNAPSE_STATES of plastic connections) of the spec's
-        connections `which`; held is set where a connection has it."""
+        connections `which`."""
         for positions, conns, status, index in self._per_model(which, with_states=set(states) != {"weight"}):
             # this rank's connections are its slice of the gathered ones
             first = int(sum(gather([len(conns)])[: rank()]))

@@ -5,7 +5,7 @@ vectorised over lanes, units and connections; runs without NEST. States are lane
 (units with one lane) except the units' shared ones (bias, tau_m and their optimizer states);
 each connection has one weight and learns from the lane mean of its increments (lane_mean,
 in NEST's summation order). The explicit microcircuit's roles (representation and error
-neurons) and the lagged connections (which pair the value carried in the previous step, held)
+neurons) and the lagged connections (which pair the value carried in the previous step)
 follow gle_neuron's and gle_synapse's docstrings.
 """
 
@@ -22,10 +22,9 @@ RECORDABLES = ("u", "u_breve", "r", "phi_prime", "v", "err", "I_fwd", "I_bwd", "
 #: The unit's states, shared by its lanes (gle_neuron's @homogeneous states); the others have one
 #: value per lane.
 SHARED_STATES = ("bias", "tau_m", "m_bias", "s_bias", "m_tau", "s_tau", "g_bias_sum", "g_tau_sum")
-#: Per plastic connection: weight, optimizer moments, the increments summed since the last
-#: optimizer step (update_interval > 1), and the value carried in the previous step (the lagged
-#: variants only; 0 for the others).
-SYNAPSE_STATES = ("weight", "m", "s", "g_sum", "held")
+#: Per plastic connection: weight, optimizer moments, and the increments summed since the last
+#: optimizer step (update_interval > 1).
+SYNAPSE_STATES = ("weight", "m", "s", "g_sum")
 
 
 def optimizer_step(optimizer, m, s, g, k, mu, beta1, beta2, epsilon):
@@ -194,8 +193,6 @@ class ReferenceNetwork:
         for k, model in enumerate(models):
             idx = np.flatnonzero(c["model"] == k)
             if model.plastic and len(idx):
-                if model.lagged and self.lanes:
-                    raise ValueError(f"{model.name}: the lagged connections of explicit microcircuits take one lane only")
                 rate_unit = np.where(channel[idx] == 0, c["pre"][idx], c["post"][idx])
                 error_unit = np.where(channel[idx] == 0, c["post"][idx], c["pre"][idx])
                 self.plastic.append((model, idx, rate_unit, error_unit))
@@ -327,8 +324,8 @@ class ReferenceNetwork:
             rates = self.sent_before if q["rate_lag"] else self.sent
             rate, error = rates[..., 0, rate_unit], self.sent[..., 1, error_unit]
             if model.lagged:  # the carried side pairs the value of the previous step
-                rate, error = (syn["held"][idx], error) if model.channel == 0 else (rate, syn["held"][idx])
-                syn["held"][idx] = self.sent[model.channel, c["pre"][idx]]
+                carried = self.sent_before[..., model.channel, c["pre"][idx]]
+                rate, error = (carried, error) if model.channel == 0 else (rate, carried)
             if not q["learning"]:
                 continue
             apply, g, syn["g_sum"][idx], step_number = accumulate(q["update_interval"], q["update_average"],

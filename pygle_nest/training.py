@@ -195,19 +195,29 @@ class Trainer:
                              f"{self.output_name!r}); got values from {labels.min()} to {labels.max()}")
         return labels.astype(int)
 
-    def evaluate(self, inputs, labels):
+    def evaluate(self, inputs, labels, restore=True):
         """Accuracy (argmax of the summed output) and mean cost with plasticity off; labels:
-        class per sample."""
-        scores = self.scores(inputs, labels)
+        class per sample. The pass starts from the units' state now; restore=True puts them
+        back into it afterwards (see :meth:`scores`)."""
+        scores = self.scores(inputs, labels, restore)
         return scores["accuracy"], scores["loss"]
 
-    def scores(self, inputs, labels):
+    def scores(self, inputs, labels, restore=True):
         """What :meth:`evaluate` measures, as a dict (accuracy, loss), and centred_accuracy: the
         accuracy of the summed outputs minus their mean over these samples, a label-free
         correction of an output offset common to all samples (it needs all of them at once, so
-        it is not the accuracy of the network on a sample of its own)."""
+        it is not the accuracy of the network on a sample of its own).
+
+        The pass starts from the units' state at the call (states are never reset). restore=True
+        (default): afterwards the units are put back into that state (checkpoint.restore), so
+        that the same call twice gives the same figures (to round-off) and training goes on as
+        from before the pass; restore=False: they stay where the pass left them (the paper's
+        protocol, in which states carry on from testing into the next epoch)."""
         labels = self._labels(labels, len(inputs))
+        start = checkpoints.state(self.net) if restore else None
         sums, errors = self.run(inputs, np.eye(self.output.size)[labels], train=False)
+        if restore:
+            checkpoints.restore(self.net, start)
         return {"accuracy": float(np.mean(np.argmax(sums, axis=1) == labels)), "loss": float(np.mean(errors)),
                 "centred_accuracy": float(np.mean(np.argmax(sums - sums.mean(axis=0), axis=1) == labels))}
 

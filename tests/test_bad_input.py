@@ -176,7 +176,7 @@ def test_every_real_neuron_entry_rejects_non_finite_values(kernel):
 
 
 def test_every_real_synapse_entry_rejects_non_finite_values(kernel):
-    """Common properties (SetDefaults, CopyModel) and per-connection states (weight, m, s, g_sum, held)."""
+    """Common properties (SetDefaults, CopyModel) and per-connection states (weight, m, s, g_sum)."""
     common = real_entries(nest.GetDefaults("gle_synapse"), exclude=("delay", "weight", "m", "s", "g_sum"))
     assert set(common) == {"eta", "mu", "beta1", "beta2", "epsilon"}
     for name in common:
@@ -190,7 +190,7 @@ def test_every_real_synapse_entry_rejects_non_finite_values(kernel):
     nest.Connect(a, b, syn_spec={"synapse_model": "gle_synapse", "weight": 0.5})
     nest.Connect(a, b, syn_spec={"synapse_model": "gle_synapse_lagged", "weight": 0.5})
     for model, names in (("gle_synapse", ("weight", "m", "s", "g_sum")),
-                         ("gle_synapse_lagged", ("weight", "m", "s", "g_sum", "held"))):
+                         ("gle_synapse_lagged", ("weight", "m", "s", "g_sum"))):
         conn = nest.GetConnections(synapse_model=model)
         for name in names:
             for value in NON_FINITE:

@@ -179,6 +179,29 @@ def test_the_switch_to_evaluation_is_exact(interval):
         np.testing.assert_allclose(states[k], ref.state[k], rtol=0, atol=1e-10)
 
 
+def test_evaluate_twice_gives_the_same_figures():
+    """Three evaluations in a row gave losses 0.5651, 0.5716, 0.5716 (each started where the
+    last left the units): now each starts from the state at the first call and puts it back,
+    so all give the same figures and the units' states are those before (to round-off);
+    restore=False keeps the paper's protocol (states carry on), and the next pass differs."""
+    from pygle_nest import checkpoint
+
+    x, labels = task(12)
+    net = network(eta=1e-2, eta_bias=1e-3, lanes=3, rate_lag=1)
+    trainer = Trainer(net)
+    trainer.train(x, labels, epochs=1, verbose=False)
+    figures = [trainer.scores(x[:7], labels[:7]) for _ in range(3)]
+    assert figures[0] == figures[1] == figures[2]
+    before = checkpoint.state(net)
+    trainer.evaluate(x[:7], labels[:7])
+    after = checkpoint.state(net)
+    for key in checkpoint.UNIT_STATES:
+        np.testing.assert_allclose(after["unit_" + key], before["unit_" + key], rtol=0, atol=1e-14, err_msg=key)
+    np.testing.assert_allclose(after["pending_inputs"], before["pending_inputs"], rtol=0, atol=1e-14)
+    carried = [trainer.scores(x[:7], labels[:7], restore=False) for _ in range(2)]
+    assert carried[0] == figures[0] and carried[1]["loss"] != carried[0]["loss"]
+
+
 def test_a_frozen_projection_stays_frozen():
     """A projection declared with learning=False, and a model frozen by hand after build(),
     keep their weights through train, evaluate and scores; the others learn."""
