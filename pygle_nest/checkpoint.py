@@ -141,8 +141,7 @@ def _snapshot(net):
     plastic = _plastic(spec)
     n, lanes = spec.n_units, spec.lanes
     units = nest_net.unit_states(UNIT_STATES)
-    channels = nest_net.unit_arrays(("pending_inputs", "sent_rates", "sent_errors", "sent_before",
-                                     "sent_errors_before", "last_sent"))
+    channels = nest_net.unit_arrays(("sent_rates", "sent_errors", "sent_before", "sent_errors_before", "last_sent"))
     ref = ReferenceNetwork(spec)
     for key, values in nest_net.synapse_states(plastic).items():
         ref.synapses[key][plastic] = values
@@ -158,8 +157,7 @@ def _snapshot(net):
     sent = np.stack([lane_first(channels[k], unsent) for k in ("sent_rates", "sent_errors")], axis=-2)
     before = np.stack([lane_first(channels[k], 1).reshape(ref.lanes + (n,)) if kernel_steps else
                        np.zeros(ref.lanes + (n,)) for k in ("sent_before", "sent_errors_before")], axis=-2)
-    pending = channels["pending_inputs"]  # port by port, step by step, lane by lane; empty before the first step
-    pending = pending.reshape(n, len(RECEPTORS), pending.shape[1] // (len(RECEPTORS) * lanes), lanes)
+    pending = nest_net.pending_inputs()  # no steps before the first Simulate
     ahead = max(pending.shape[2], spec.max_delay)
     in_force = [_in_force(common, kernel_steps - unsent + k) for k in range(unsent)]
     delivered = ref.deliver(steps - unsent, sent, before, ahead, in_force).reshape(len(RECEPTORS), ahead, lanes, n)

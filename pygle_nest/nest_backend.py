@@ -94,7 +94,8 @@ class NestNetwork:
                 current = status[key].astype(float)
                 current[index] = np.broadcast_to(np.asarray(values, dtype=float), (len(which),))[positions]
                 update[key] = current[first:first + len(conns)].tolist()
-            conns.set(update)
+            if len(conns) and update:  # one dict per local connection: PyNEST refuses lists under MPI
+                conns.set([dict(zip(update, values)) for values in zip(*update.values())])
 
     def unit_states(self, keys):
         """{key: array over all units} of gle_neuron states, gathered from all MPI ranks; a
@@ -109,6 +110,19 @@ class NestNetwork:
             length = int(max(gather([len(v) for v in values] or [0])))
             return np.array([np.asarray(v, dtype=float) for v in values]).reshape(len(values), length)
         return gathered_status(self.units, keys, rows)
+
+    def pending_inputs(self):
+        """The units' pending_inputs as units x receptors x steps x lanes, gathered from all MPI
+        ranks; a rank's nodes keep the steps of that rank's max_delay (a device's connection
+        counts on its own rank only): fewer steps are padded with zeros."""
+        ports, lanes = len(RECEPTORS), self.spec.lanes
+
+        def blocks(values):
+            parts = [np.asarray(v, dtype=float).reshape(ports, -1, lanes) for v in values]
+            steps = int(max(gather([p.shape[1] for p in parts] or [0])))
+            return np.array([np.pad(p, ((0, 0), (0, steps - p.shape[1]), (0, 0))) for p in parts]).reshape(
+                len(parts), ports, steps, lanes)
+        return gathered_status(self.units, ["pending_inputs"], blocks)["pending_inputs"]
 
     def set_unit_states(self, states):
         """Set gle_neuron states, {key: one value (or list) per unit}; each rank sets its own nodes."""
@@ -140,10 +154,14 @@ def gathered_status(nodes, keys, stack=lambda values: np.asarray(values, dtype=f
     own nodes' values), in the order of the NodeCollection."""
     # one query: NEST 3.10's get(keys) builds every node's whole status once per key
     status = nodes.get()
-    status = {k: status[k] for k in ["global_id"] + list(keys)}
-    if len(nodes) == 1:  # NEST returns the values of a single node unwrapped
-        status = {k: [v] for k, v in status.items()}
-    local = [i for i, v in enumerate(status[keys[0]]) if v is not None]  # under MPI: None elsewhere
+    wanted = ["global_id"] + list(keys)
+    if all(k in status for k in wanted):
+        status = {k: status[k] for k in wanted}
+        if len(nodes) == 1:  # NEST returns the values of a single node unwrapped
+            status = {k: [v] for k, v in status.items()}
+        local = [i for i, v in enumerate(status[keys[0]]) if v is not None]  # under MPI: None elsewhere
+    else:  # under MPI, a rank that holds none of the nodes gets no model entries
+        local = []
     ids = np.asarray(nodes.tolist())
     order = np.argsort(np.searchsorted(ids, gather([int(status["global_id"][i]) for i in local])))
     return {key: gather(stack([status[key][i] for i in local]))[order] for key in keys}

@@ -19,13 +19,16 @@ def num_processes():
 
 
 def gather(values):
-    """Concatenate a 1-D array (or list) of every rank; the identity on one process."""
+    """Concatenate an array (or list) of every rank along its first axis; the identity on one
+    process. A rank with nothing (an empty 1-D array: it holds none of the nodes) adds nothing."""
     values = np.asarray(values)
     if num_processes() == 1:
         return values
     from mpi4py import MPI
 
-    return np.concatenate(MPI.COMM_WORLD.allgather(values))
+    parts = MPI.COMM_WORLD.allgather(values)
+    ndim = max(p.ndim for p in parts)  # a rank without nodes has shape (0,), others (k, ...)
+    return np.concatenate([p for p in parts if p.ndim == ndim])
 
 
 def gather_dict(d):

@@ -165,3 +165,54 @@ def test_spiking_example_runs_under_mpirun_unchanged(tmp_path):
     for name in ("GLE", "instantaneous errors", "linear regression (offline, memoryless)"):
         assert results[2][name]["test_nmse"] == results[1][name]["test_nmse"], name
     assert results[2]["setup"]["mean_rate_hz"] == results[1]["setup"]["mean_rate_hz"]
+
+
+def test_the_readme_plain_nest_script_runs_under_mpirun(tmp_path):
+    """The README's plain NEST script as it stands, at 2 ranks as at 1 (before: per-node values
+    in a dict of Create failed under MPI); its recordings, gathered, are the same."""
+    import re
+
+    section = (ROOT / "README.md").read_text().split("## A plain NEST script", 1)[1]
+    script = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    (tmp_path / "readme.py").write_text(
+        script + "\nimport numpy\nfrom pygle_nest.nest_backend import recorded\n"
+        "values = recorded(mm, hidden + out)\n"
+        f"if nest.Rank() == 0:\n    numpy.savez('{tmp_path}/' + str(nest.NumProcesses()) + '.npz', **values)\n")
+    for ranks in (1, 2):
+        proc = launch(ranks, tmp_path / "readme.py")
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    one, two = (dict(np.load(tmp_path / f"{ranks}.npz")) for ranks in (1, 2))
+    for key in one:
+        np.testing.assert_allclose(two[key], one[key], rtol=0, atol=1e-12, err_msg=key)
+    assert np.ptp(one["err"]) > 0.01
+
+
+def test_populations_smaller_than_the_ranks(tmp_path):
+    """A one-unit output population lives on one rank of four: the builder, the Trainer, the
+    recording, Projection.get and set (a number, a matrix) and checkpoints work at 4 ranks and at
+    2 ranks x 2 threads as at one process (before: a KeyError on the ranks without a node, and
+    set refused lists under MPI); a checkpoint written at 4 ranks resumes at 2 and at 1."""
+    script = SCRIPT.parent / "small_populations.py"
+    runs = {}
+    for ranks, threads in ((1, 1), (4, 1), (2, 2)):
+        out = tmp_path / f"save{ranks}{threads}.npz"
+        proc = launch(ranks, script, "save", threads, tmp_path / f"ckpt{ranks}{threads}.npz", out)
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+        runs[ranks, threads] = dict(np.load(out))
+    one = runs[1, 1]
+    np.testing.assert_array_equal(one["set_first"], [[0.5, -0.4, 0.3]])
+    np.testing.assert_array_equal(one["set_second"], np.full((3, 1), 0.1))
+    assert one["rec_r"].shape == (2 * 20 - 1, 1) and np.ptp(one["rec_r"]) > 0  # 2 batches of 2 lanes
+    assert np.abs(one["w_first"] - one["set_first"]).max() > 1e-4  # learned
+    assert one["evaluated"][0] == pytest.approx(one["evaluated"][1], rel=1e-12)
+    for layout in ((4, 1), (2, 2)):
+        assert runs[layout]["ranks"] == layout[0]
+        for key in set(one) - {"ranks"}:
+            np.testing.assert_allclose(runs[layout][key], one[key], rtol=0, atol=1e-12, err_msg=f"{layout} {key}")
+    for ranks, threads in ((2, 1), (1, 1)):  # the 4-rank checkpoint, resumed
+        out = tmp_path / f"load{ranks}{threads}.npz"
+        proc = launch(ranks, script, "load", threads, tmp_path / "ckpt41.npz", out)
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+        resumed = dict(np.load(out))
+        for key in (k for k in one if k.startswith("final_")):
+            np.testing.assert_allclose(resumed[key], runs[4, 1][key], rtol=0, atol=1e-12, err_msg=f"{ranks} {key}")
