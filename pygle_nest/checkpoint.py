@@ -24,13 +24,12 @@ loaded network continues as the saved one would have:
 
 import hashlib
 import json
-import os
-from pathlib import Path
 
 import numpy as np
 
 from .nest_backend import stream_amplitudes
 from .parallel import is_root
+from .results import write_arrays
 from .network import FIELD_TYPES, UNIT_FIELDS
 from .parameters import RECEPTORS, SYNAPSE_DEFAULTS
 from .reference import RECORDABLES, SYNAPSE_STATES, ReferenceNetwork
@@ -184,12 +183,8 @@ def save(net, path, position=None, test_state=None):
     saved = state(nest_net)
     saved.update({"test_" + k: v for k, v in (test_state or {}).items()})
     if is_root():
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(path.name + ".partial.npz")
         meta = json.dumps({"format": FORMAT, "signature": _signature(nest_net.spec), "position": position})
-        np.savez(partial, meta=meta, **saved)
-        os.replace(partial, path)
+        write_arrays(path, meta=meta, **saved)
 
 
 NOT_A_CHECKPOINT = "is not a pygle-nest checkpoint (an .npz written by pygle_nest.checkpoint.save or train)"

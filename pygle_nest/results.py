@@ -1,4 +1,4 @@
-"""Writing results (figures, JSON metrics) atomically: a reader never sees a half-written file."""
+"""Writing results (figures, JSON metrics, arrays) atomically: a reader never sees a half-written file."""
 
 import json
 from pathlib import Path
@@ -20,6 +20,13 @@ def write_figure(fig, path, dpi=110):
     _atomic(path, lambda p: fig.savefig(p, dpi=dpi))
     plt.close(fig)
     return Path(path)
+
+
+def write_arrays(path, **arrays):
+    """Write NumPy arrays to path (.npz)."""
+    import numpy as np
+
+    return _atomic(path, lambda p: np.savez(p, **arrays))
 
 
 def write_json(obj, path):

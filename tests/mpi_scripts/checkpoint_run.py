@@ -4,7 +4,6 @@ save: train a plastic network for 30 ms, write the checkpoint, go on for 40 ms; 
 same network in a fresh kernel, load the checkpoint, run 40 ms. Both write (rank 0) the
 network's state at the end, as a checkpoint holds it."""
 
-import os
 import sys
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import nest  # noqa: E402
 import random_networks  # noqa: E402
 from pygle_nest import checkpoint, nest_backend  # noqa: E402
 from pygle_nest.parallel import is_root  # noqa: E402
+from pygle_nest.results import write_arrays  # noqa: E402
 
 
 def main():
@@ -35,9 +35,7 @@ def main():
     nest.Simulate(40.0)
     state = checkpoint.state(net)
     if is_root():
-        partial = out.with_name(out.name + ".partial.npz")
-        np.savez(partial, ranks=nest.NumProcesses(), **state)
-        os.replace(partial, out)
+        write_arrays(out, ranks=nest.NumProcesses(), **state)
 
 
 if __name__ == "__main__":

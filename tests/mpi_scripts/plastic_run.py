@@ -5,7 +5,6 @@ The same script runs unchanged on one process and under mpirun; recordings and s
 are gathered across ranks, and rank 0 writes them (atomically).
 """
 
-import os
 import sys
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import nest  # noqa: E402
 import random_networks  # noqa: E402
 from pygle_nest import nest_backend  # noqa: E402
 from pygle_nest.parallel import is_root  # noqa: E402
+from pygle_nest.results import write_arrays  # noqa: E402
 
 N_STEPS = 1201
 RECORD = ("u", "r", "err", "bias", "tau_m")
@@ -43,10 +43,8 @@ def main():
     states = net.synapse_states(plastic)
     lanes_now = {"lane_" + k: v for k, v in net.unit_states(("u", "err")).items()}
     if is_root():
-        partial = out.with_name(out.name + ".partial.npz")
-        np.savez(partial, vps=nest.total_num_virtual_procs, ranks=nest.NumProcesses(),
+        write_arrays(out, vps=nest.total_num_virtual_procs, ranks=nest.NumProcesses(),
                  **rec, **lanes_now, **{"syn_" + k: v for k, v in states.items()})
-        os.replace(partial, out)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,6 @@ weights (a number, a matrix), train on 4 samples, read the recording and the wei
 save, train on 2 more; load: build it again in a fresh kernel, load, train on the same 2. Every
 call is made on every rank; rank 0 writes what it read."""
 
-import os
 import sys
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import nest
 import pygle_nest as pg
 from pygle_nest import checkpoint
 from pygle_nest.parallel import is_root
+from pygle_nest.results import write_arrays
 from pygle_nest.training import Trainer
 
 T = 20
@@ -57,9 +57,7 @@ def main():
     trainer.run(*samples(2, 2))
     results.update({"final_" + k: v for k, v in checkpoint.state(net).items()})
     if is_root():
-        partial = out.with_name(out.name + ".partial.npz")
-        np.savez(partial, ranks=nest.NumProcesses(), **results)
-        os.replace(partial, out)
+        write_arrays(out, ranks=nest.NumProcesses(), **results)
 
 
 if __name__ == "__main__":

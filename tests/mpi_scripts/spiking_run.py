@@ -6,7 +6,6 @@ script runs unchanged on one process and under mpirun; spikes and rates are gath
 ranks, and rank 0 writes them (atomically).
 """
 
-import os
 import sys
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import nest
 import pygle_nest
 from pygle_nest import RECEPTORS, nest_backend
 from pygle_nest.parallel import gather_dict, is_root
+from pygle_nest.results import write_arrays
 
 
 def main():
@@ -45,10 +45,8 @@ def main():
     order = np.lexsort((spikes["senders"], spikes["times"]))
     rates = nest_backend.recorded(mm, gle)
     if is_root():
-        partial = out.with_name(out.name + ".partial.npz")
-        np.savez(partial, vps=nest.total_num_virtual_procs, ranks=nest.NumProcesses(),
+        write_arrays(out, vps=nest.total_num_virtual_procs, ranks=nest.NumProcesses(),
                  times=spikes["times"][order], senders=spikes["senders"][order], **rates)
-        os.replace(partial, out)
 
 
 if __name__ == "__main__":
