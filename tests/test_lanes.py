@@ -189,3 +189,20 @@ def test_a_lane_count_mismatch_is_refused_before_the_first_step(kernel):
     assert nest.biological_time == 0.0
     one.set({"lanes": 3})
     nest.Simulate(1.0)
+
+
+def test_a_static_connection_is_as_small_as_nest_s_rate_connection(kernel):
+    """gle_synapse_static (and its twin) keep the weight only: the size of NEST's
+    rate_connection_delayed; the plastic one keeps its optimizer states (56 bytes)."""
+    a, b = nest.Create("gle_neuron", 2)
+    sizes = {}
+    for model in ("rate_connection_delayed", "gle_synapse_static", "gle_synapse_static_backward", "gle_synapse"):
+        receptor = 1 if model.endswith("backward") else 0
+        nest.Connect(a, b, syn_spec={"synapse_model": model, "delay": 0.1, "receptor_type": receptor})
+        conn = nest.GetConnections(synapse_model=model)
+        sizes[model] = conn.get("sizeof")
+        assert "m" not in conn.get() or model == "gle_synapse"
+    assert sizes["gle_synapse_static"] == sizes["gle_synapse_static_backward"] == sizes["rate_connection_delayed"]
+    assert sizes["gle_synapse"] == 56
+    with pytest.raises(nest.NESTError, match="gle_synapse_static_backward: weight must be a finite number"):
+        nest.GetConnections(synapse_model="gle_synapse_static_backward").set({"weight": np.inf})

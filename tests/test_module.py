@@ -108,3 +108,15 @@ def test_a_shared_state_written_per_lane_is_refused_at_build(tmp_path, monkeypat
     with pytest.raises(build.BuildError, match="shared_write_neuron assigns the @homogeneous state\\(s\\) total "
                                                "outside the function update_shared"):
         build._generate_and_compile(tmp_path / "work", build._nest_info())
+
+
+def test_get_defaults_go_back_into_create(kernel):
+    """What GetDefaults shows of the model's own status, read-only entries included, is taken
+    back by Create (as PyNN's native_cell_type passes it) and gives the defaults again; NEST's
+    own entries of every model are left out, as for NEST's models."""
+    nest_entries = set(nest.GetDefaults("iaf_psc_alpha")) - set(nest.Create("iaf_psc_alpha").get())
+    nest_entries |= {"element_type", "model", "model_id", "global_id", "local", "node_uses_wfr", "thread", "vp",
+                     "frozen", "recordables", "receptor_types", "thread_local_id"}
+    defaults = {k: v for k, v in nest.GetDefaults("gle_neuron").items() if k not in nest_entries}
+    node = nest.Create("gle_neuron", 1, defaults)
+    assert node.get("tau_m") == defaults["tau_m"] and node.get("bytes_per_lane") == defaults["bytes_per_lane"]

@@ -1,0 +1,155 @@
+# bench_scale.py
+#
+# This file is part of pygle-nest.
+#
+# pygle-nest is free software: you can redistribute it and/or modify it under the terms of the
+# GNU General Public License as published by the Free Software Foundation, either version 2 of
+# the License, or (at your option) any later version.
+# SPDX-License-Identifier: GPL-2.0-or-later
+
+"""Large sparse networks, GLE against NEST's own rate network of the same connections, side by side.
+
+A recurrent network of N units with fixed in-degree K and random sources; every forward
+connection has its backward twin (2 N K connections), built with plain
+nest.Connect(sources, targets, "one_to_one") calls in chunks. Variants:
+
+    nest      lin_rate_ipn + rate_connection_delayed (forward and twin alike)
+    static    gle_neuron + gle_synapse_static / gle_synapse_static_backward
+    plain     gle_neuron + gle_synapse / gle_synapse_backward, plain SGD
+    adam      the same with Adam
+
+Each (variant, threads, lanes) runs in a fresh process, so that its resident memory (RSS) is
+its own. Per connection it prints: the RSS the connections add (after the first step), the
+Connect time, the first step (NEST's Prepare and buffer set-up) and the time per
+connection-step (best of 3 timings of --steps steps), and each figure's ratio to the nest
+variant at the same threads; and NEST's counters of secondary events (send and receive
+buffer sizes, gather and deliver times). A connection-lane-step is the time per step divided
+by connections x lanes.
+
+    .venv/bin/python benchmarks/bench_scale.py                       # N 20000, K 250: 10^7 connections
+    .venv/bin/python benchmarks/bench_scale.py --units 2000 --indegree 50 --steps 20   # a quick look
+    .venv/bin/python benchmarks/bench_scale.py --lanes 1 10 100 --threads 1 2
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the working tree's pygle_nest
+MODELS = {"nest": ("lin_rate_ipn", "rate_connection_delayed", "rate_connection_delayed", None),
+          "static": ("gle_neuron", "gle_synapse_static", "gle_synapse_static_backward", None),
+          "plain": ("gle_neuron", "gle_synapse", "gle_synapse_backward", {"optimizer": 0, "eta": 1e-6}),
+          "adam": ("gle_neuron", "gle_synapse", "gle_synapse_backward", {"optimizer": 2, "eta": 1e-6})}
+CHUNK = 2_000_000  # connections per nest.Connect call
+COUNTERS = ("send_buffer_size_secondary_events", "recv_buffer_size_secondary_events",
+            "time_gather_secondary_data", "time_deliver_secondary_data")
+
+
+def rss_bytes():
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmRSS:"))
+
+
+def measure(variant, units, indegree, threads, lanes, steps, seed):
+    """One variant in this process: what main() prints, as a dict."""
+    import numpy as np
+
+    import nest
+    import pygle_nest
+
+    nest.verbosity = nest.VerbosityLevel.ERROR
+    nest.set(local_num_threads=threads, resolution=0.1, rng_seed=seed)
+    neuron, forward, backward, plasticity = MODELS[variant]
+    if neuron == "gle_neuron":
+        pygle_nest.install()
+        params = {"lanes": lanes, "tau_m": 1.0, "tau_r": 0.5, "activation": 1, "beta": 0.1}
+    else:
+        if lanes != 1:
+            return None  # NEST's rate neurons have no lanes
+        params = {"tau": 1.0, "mu": 0.1}
+    if plasticity:
+        for model in (forward, backward):
+            nest.SetDefaults(model, plasticity)
+    nodes = nest.Create(neuron, units, params)
+    ids = np.asarray(nodes.tolist())
+    rng = np.random.default_rng(seed)
+    before = rss_bytes()
+    start = time.perf_counter()
+    n = units * indegree
+    for first in range(0, n, CHUNK // 2):
+        post = np.arange(first, min(first + CHUNK // 2, n)) // indegree
+        pre = rng.integers(0, units, len(post))
+        delay = np.full(len(post), 0.1)
+        nest.Connect(ids[pre], ids[post], "one_to_one", {"synapse_model": forward, "delay": delay})
+        # the twin: from the target back to the source (GLE: its error to the source's receptor bwd)
+        receptor = np.full(len(post), 1 if neuron == "gle_neuron" else 0)
+        nest.Connect(ids[post], ids[pre], "one_to_one", {"synapse_model": backward, "delay": delay,
+                                                         "receptor_type": receptor})
+    connect = time.perf_counter() - start
+    start = time.perf_counter()
+    nest.Simulate(0.1)
+    first_step = time.perf_counter() - start
+    connections = 2 * n
+    memory = (rss_bytes() - before) / connections
+    times = []
+    for _ in range(3):
+        start = time.perf_counter()
+        nest.Simulate(steps * 0.1)
+        times.append((time.perf_counter() - start) / steps)
+    status = nest.GetKernelStatus()
+    return {"variant": variant, "threads": threads, "lanes": lanes, "connections": connections,
+            "bytes": memory, "connect_ns": connect / connections * 1e9, "first_step_s": first_step,
+            "step_ns": min(times) / connections * 1e9, "lane_step_ns": min(times) / connections / lanes * 1e9,
+            **{k: status.get(k) for k in COUNTERS}}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--units", type=int, default=20_000)
+    parser.add_argument("--indegree", type=int, default=250)
+    parser.add_argument("--steps", type=int, default=10, help="steps per timing (best of 3)")
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--lanes", type=int, nargs="+", default=[1])
+    parser.add_argument("--variants", nargs="+", default=list(MODELS), choices=list(MODELS))
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--one", help=argparse.SUPPRESS)  # a child's job (JSON)
+    args = parser.parse_args()
+    if args.one:
+        print(json.dumps(measure(**json.loads(args.one))))
+        return
+    load = os.getloadavg()[0]
+    rows = []
+    for threads in args.threads:
+        for lanes in args.lanes:
+            for variant in args.variants:
+                job = dict(variant=variant, units=args.units, indegree=args.indegree, threads=threads,
+                           lanes=lanes, steps=args.steps, seed=args.seed)
+                env = dict(os.environ, PYNEST_QUIET="1", OMP_WAIT_POLICY="PASSIVE")
+                out = subprocess.run([sys.executable, __file__, "--one", json.dumps(job)], capture_output=True,
+                                     text=True, env=env)
+                if out.returncode != 0:
+                    sys.exit(f"{variant} at {threads} thread(s), {lanes} lane(s) failed:\n{out.stderr[-3000:]}")
+                row = json.loads(out.stdout.strip().splitlines()[-1])
+                if row is not None:
+                    rows.append(row)
+                    print(f"  done: {variant}, {threads} thread(s), {lanes} lane(s)", file=sys.stderr, flush=True)
+    print(f"{args.units} units, in-degree {args.indegree}: {rows[0]['connections']:,} connections (forward + twin); "
+          f"{args.steps} steps of 0.1 ms per timing, best of 3; load average {load:.2f} at start\n")
+    header = ("variant", "threads", "lanes", "B/conn", "x", "Connect ns", "x", "first step s", "ns/conn-step", "x",
+              "ns/conn-lane-step", "send buf", "recv buf")
+    print(" | ".join(header))
+    for row in rows:
+        base = next((r for r in rows if r["variant"] == "nest" and r["threads"] == row["threads"]), row)
+        print(" | ".join([row["variant"], str(row["threads"]), str(row["lanes"]), f"{row['bytes']:.1f}",
+                          f"{row['bytes'] / base['bytes']:.2f}", f"{row['connect_ns']:.0f}",
+                          f"{row['connect_ns'] / base['connect_ns']:.2f}", f"{row['first_step_s']:.2f}",
+                          f"{row['step_ns']:.1f}", f"{row['step_ns'] / base['step_ns']:.2f}",
+                          f"{row['lane_step_ns']:.1f}", str(row[COUNTERS[0]]), str(row[COUNTERS[1]])]))
+
+
+if __name__ == "__main__":
+    main()
