@@ -143,12 +143,14 @@ def main():
               "ns/conn-lane-step", "send buf", "recv buf")
     print(" | ".join(header))
     for row in rows:
-        base = next((r for r in rows if r["variant"] == "nest" and r["threads"] == row["threads"]), row)
-        print(" | ".join([row["variant"], str(row["threads"]), str(row["lanes"]), f"{row['bytes']:.1f}",
-                          f"{row['bytes'] / base['bytes']:.2f}", f"{row['connect_ns']:.0f}",
-                          f"{row['connect_ns'] / base['connect_ns']:.2f}", f"{row['first_step_s']:.2f}",
-                          f"{row['step_ns']:.1f}", f"{row['step_ns'] / base['step_ns']:.2f}",
-                          f"{row['lane_step_ns']:.1f}", str(row[COUNTERS[0]]), str(row[COUNTERS[1]])]))
+        base = next((r for r in rows if r["variant"] == "nest" and r["threads"] == row["threads"]), None)
+
+        def ratio(key):  # to NEST's rate network at the same threads, where this run has it
+            return f"{row[key] / base[key]:.2f}" if base else "-"
+        print(" | ".join([row["variant"], str(row["threads"]), str(row["lanes"]), f"{row['bytes']:.1f}", ratio("bytes"),
+                          f"{row['connect_ns']:.0f}", ratio("connect_ns"), f"{row['first_step_s']:.2f}",
+                          f"{row['step_ns']:.1f}", ratio("step_ns"), f"{row['lane_step_ns']:.1f}",
+                          str(row[COUNTERS[0]]), str(row[COUNTERS[1]])]))
 
 
 if __name__ == "__main__":

@@ -161,6 +161,7 @@ def nmse(prediction, target):
 
 
 def main():
+    pg.stop_all_ranks_on_error()  # under mpirun: an error on one rank stops all
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], allow_abbrev=False)
     parser.add_argument("--train", type=float, default=30.0, help="seconds of online learning (default 30)")
     parser.add_argument("--test", type=float, default=5.0, help="seconds of testing, plasticity off (default 5)")

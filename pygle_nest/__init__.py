@@ -16,8 +16,7 @@ from .training import PlateauSchedule, Trainer
 
 __version__ = "0.1.0"
 
-stop_all_ranks_on_error()
-__all__ = ["install", "module_path", "Network", "Group", "AllToAllConnector", "OneToOneConnector",
-           "FixedProbabilityConnector", "FromMatrixConnector", "FromListConnector", "ArrayConnector", "Trainer",
-           "PlateauSchedule", "checkpoint", "NetworkSpec", "ReferenceNetwork", "ACTIVATIONS",
-           "LOSSES", "OPTIMIZERS", "RECEPTORS", "ROLES", "__version__"]
+__all__ = ["install", "module_path", "stop_all_ranks_on_error", "Network", "Group", "AllToAllConnector",
+           "OneToOneConnector", "FixedProbabilityConnector", "FromMatrixConnector", "FromListConnector",
+           "ArrayConnector", "Trainer", "PlateauSchedule", "checkpoint", "NetworkSpec", "ReferenceNetwork",
+           "ACTIVATIONS", "LOSSES", "OPTIMIZERS", "RECEPTORS", "ROLES", "__version__"]

@@ -25,6 +25,9 @@ EPOCHS = 150
 
 
 def main(argv=None):
+    from .parallel import stop_all_ranks_on_error
+
+    stop_all_ranks_on_error()
     parser = argparse.ArgumentParser(prog="python -m pygle_nest", epilog=EPILOG, allow_abbrev=False,
                                      formatter_class=argparse.RawDescriptionHelpFormatter,
                                      description="GLE networks in NEST: build the extension module, run the demo, "

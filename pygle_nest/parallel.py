@@ -64,6 +64,7 @@ def _abort_all_ranks(kind, value, tb):
 
 
 def stop_all_ranks_on_error():
-    """Under mpirun, make an uncaught exception on any rank stop all ranks (idempotent)."""
+    """Under mpirun, make an uncaught exception on any rank stop all ranks (idempotent): it
+    replaces sys.excepthook, so a script opts in (the command line and the examples do)."""
     if under_mpirun():
         sys.excepthook = _abort_all_ranks

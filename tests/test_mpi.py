@@ -62,6 +62,15 @@ def test_two_ranks_equal_two_threads_with_lanes(tmp_path, lanes, rate_lag, inter
     assert lanes == 1 or np.ptp(threads["lane_u"], axis=0).max() > 0.01  # the lanes differ
 
 
+def test_importing_the_package_leaves_the_exception_hook_alone(tmp_path):
+    """Under mpirun, import pygle_nest replaced sys.excepthook; now a script opts in."""
+    script = tmp_path / "hook.py"
+    script.write_text("import sys, pygle_nest\nassert sys.excepthook is sys.__excepthook__\n"
+                      "pygle_nest.stop_all_ranks_on_error()\nassert sys.excepthook is not sys.__excepthook__\n")
+    proc = launch(2, script)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+
+
 def test_a_failing_rank_stops_all_ranks():
     proc = launch(2, SCRIPT.parent / "failing_rank.py", timeout=120)
     assert proc.returncode != 0

@@ -11,6 +11,7 @@ import pygle_nest  # noqa: E402
 from random_networks import diverging_network  # noqa: E402
 
 nest.verbosity = nest.VerbosityLevel.ERROR
+pygle_nest.stop_all_ranks_on_error()
 pygle_nest.install()
 diverging_network()
 for _ in range(40):

@@ -3,6 +3,7 @@
 import nest
 import pygle_nest
 
+pygle_nest.stop_all_ranks_on_error()
 pygle_nest.install()
 nest.Create("gle_neuron", 4)
 if nest.Rank() == 1:
