@@ -19,7 +19,8 @@ nest.Connect(sources, targets, "one_to_one") calls in chunks. Variants:
     adam      the same with Adam
 
 Each (variant, threads, lanes) runs in a fresh process, so that its resident memory (RSS) is
-its own. Per connection it prints: the RSS the connections add (after the first step), the
+its own; with --ranks R > 1 under mpirun (.venv-mpi), R ranks of --units units each (weak
+scaling: the same network per rank, R x N units in all), memory per connection of a rank. Per connection it prints: the RSS the connections add (after the first step), the
 Connect time, the first step (NEST's Prepare and buffer set-up) and the time per
 connection-step (best of 3 timings of --steps steps), and each figure's ratio to the nest
 variant at the same threads; and NEST's counters of secondary events (send and receive
@@ -29,6 +30,7 @@ by connections x lanes.
     .venv/bin/python benchmarks/bench_scale.py                       # N 20000, K 250: 10^7 connections
     .venv/bin/python benchmarks/bench_scale.py --units 2000 --indegree 50 --steps 20   # a quick look
     .venv/bin/python benchmarks/bench_scale.py --lanes 1 10 100 --threads 1 2
+    .venv/bin/python benchmarks/bench_scale.py --ranks 1 2 --threads 1 --units 5000   # weak scaling
 """
 
 import argparse
@@ -45,8 +47,9 @@ MODELS = {"nest": ("lin_rate_ipn", "rate_connection_delayed", "rate_connection_d
           "plain": ("gle_neuron", "gle_synapse", "gle_synapse_backward", {"optimizer": 0, "eta": 1e-6}),
           "adam": ("gle_neuron", "gle_synapse", "gle_synapse_backward", {"optimizer": 2, "eta": 1e-6})}
 CHUNK = 2_000_000  # connections per nest.Connect call
-COUNTERS = ("send_buffer_size_secondary_events", "recv_buffer_size_secondary_events",
-            "time_gather_secondary_data", "time_deliver_secondary_data")
+# NEST's counters of secondary events (its detailed timers, time_gather_secondary_data and
+# time_deliver_secondary_data, need a NEST built with -Dwith-detailed-timers=ON: not PyPI's)
+COUNTERS = ("send_buffer_size_secondary_events", "recv_buffer_size_secondary_events")
 
 
 def rss_bytes():
@@ -55,12 +58,14 @@ def rss_bytes():
 
 
 def measure(variant, units, indegree, threads, lanes, steps, seed):
-    """One variant in this process: what main() prints, as a dict."""
+    """One variant in this process (a rank of an mpirun): what main() prints, as a dict."""
     import numpy as np
 
     import nest
     import pygle_nest
+    from pygle_nest.parallel import gather, num_processes
 
+    units *= num_processes()  # weak scaling: --units per rank
     nest.verbosity = nest.VerbosityLevel.ERROR
     nest.set(local_num_threads=threads, resolution=0.1, rng_seed=seed)
     neuron, forward, backward, plasticity = MODELS[variant]
@@ -94,14 +99,15 @@ def measure(variant, units, indegree, threads, lanes, steps, seed):
     nest.Simulate(0.1)
     first_step = time.perf_counter() - start
     connections = 2 * n
-    memory = (rss_bytes() - before) / connections
+    memory = float(np.mean(gather([rss_bytes() - before]))) * num_processes() / connections
     times = []
     for _ in range(3):
         start = time.perf_counter()
         nest.Simulate(steps * 0.1)
         times.append((time.perf_counter() - start) / steps)
     status = nest.GetKernelStatus()
-    return {"variant": variant, "threads": threads, "lanes": lanes, "connections": connections,
+    return {"variant": variant, "ranks": num_processes(), "threads": threads, "lanes": lanes,
+            "connections": connections,
             "bytes": memory, "connect_ns": connect / connections * 1e9, "first_step_s": first_step,
             "step_ns": min(times) / connections * 1e9, "lane_step_ns": min(times) / connections / lanes * 1e9,
             **{k: status.get(k) for k in COUNTERS}}
@@ -114,44 +120,52 @@ def main():
     parser.add_argument("--steps", type=int, default=10, help="steps per timing (best of 3)")
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--lanes", type=int, nargs="+", default=[1])
+    parser.add_argument("--ranks", type=int, nargs="+", default=[1], help="MPI ranks (mpirun, .venv-mpi)")
     parser.add_argument("--variants", nargs="+", default=list(MODELS), choices=list(MODELS))
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--one", help=argparse.SUPPRESS)  # a child's job (JSON)
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(measure(**json.loads(args.one))))
+        import nest
+
+        row = measure(**json.loads(args.one))
+        if nest.Rank() == 0:
+            print(json.dumps(row))
         return
     load = os.getloadavg()[0]
     rows = []
-    for threads in args.threads:
-        for lanes in args.lanes:
-            for variant in args.variants:
-                job = dict(variant=variant, units=args.units, indegree=args.indegree, threads=threads,
-                           lanes=lanes, steps=args.steps, seed=args.seed)
-                env = dict(os.environ, PYNEST_QUIET="1", OMP_WAIT_POLICY="PASSIVE")
-                out = subprocess.run([sys.executable, __file__, "--one", json.dumps(job)], capture_output=True,
-                                     text=True, env=env)
-                if out.returncode != 0:
-                    sys.exit(f"{variant} at {threads} thread(s), {lanes} lane(s) failed:\n{out.stderr[-3000:]}")
-                row = json.loads(out.stdout.strip().splitlines()[-1])
-                if row is not None:
-                    rows.append(row)
-                    print(f"  done: {variant}, {threads} thread(s), {lanes} lane(s)", file=sys.stderr, flush=True)
-    print(f"{args.units} units, in-degree {args.indegree}: {rows[0]['connections']:,} connections (forward + twin); "
+    mpi_python = Path(__file__).resolve().parent.parent / ".venv-mpi" / "bin" / "python"
+    env = dict(os.environ, PYNEST_QUIET="1", OMP_WAIT_POLICY="PASSIVE", OMPI_ALLOW_RUN_AS_ROOT="1",
+               OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
+    for ranks, threads, lanes, variant in ((r, t, b, v) for r in args.ranks for t in args.threads
+                                           for b in args.lanes for v in args.variants):
+        job = dict(variant=variant, units=args.units, indegree=args.indegree, threads=threads, lanes=lanes,
+                   steps=args.steps, seed=args.seed)
+        launch = [sys.executable] if ranks == 1 else \
+            ["mpirun", "--bind-to", "none", "--oversubscribe", "-np", str(ranks), str(mpi_python)]
+        out = subprocess.run(launch + [__file__, "--one", json.dumps(job)], capture_output=True, text=True, env=env)
+        what = f"{variant}, {ranks} rank(s), {threads} thread(s), {lanes} lane(s)"
+        if out.returncode != 0:
+            sys.exit(f"{what} failed:\n{out.stderr[-3000:]}")
+        row = json.loads(out.stdout.strip().splitlines()[-1])
+        if row is not None:
+            rows.append(row)
+            print(f"  done: {what}", file=sys.stderr, flush=True)
+    print(f"{args.units} units per rank, in-degree {args.indegree}, every connection with its twin; "
           f"{args.steps} steps of 0.1 ms per timing, best of 3; load average {load:.2f} at start\n")
-    header = ("variant", "threads", "lanes", "B/conn", "x", "Connect ns", "x", "first step s", "ns/conn-step", "x",
-              "ns/conn-lane-step", "send buf", "recv buf")
+    header = ("variant", "ranks", "threads", "lanes", "connections", "B/conn", "x", "Connect ns", "x", "first step s",
+              "ns/conn-step", "x", "ns/conn-lane-step", "send buf", "recv buf")
     print(" | ".join(header))
     for row in rows:
-        base = next((r for r in rows if r["variant"] == "nest" and r["threads"] == row["threads"]), None)
+        base = next((r for r in rows if r["variant"] == "nest" and (r["ranks"], r["threads"]) ==
+                     (row["ranks"], row["threads"])), None)
 
-        def ratio(key):  # to NEST's rate network at the same threads, where this run has it
+        def ratio(key):  # to NEST's rate network at the same ranks and threads, where this run has it
             return f"{row[key] / base[key]:.2f}" if base else "-"
-        print(" | ".join([row["variant"], str(row["threads"]), str(row["lanes"]), f"{row['bytes']:.1f}", ratio("bytes"),
-                          f"{row['connect_ns']:.0f}", ratio("connect_ns"), f"{row['first_step_s']:.2f}",
-                          f"{row['step_ns']:.1f}", ratio("step_ns"), f"{row['lane_step_ns']:.1f}",
-                          str(row[COUNTERS[0]]), str(row[COUNTERS[1]])]))
-
+        print(" | ".join([row["variant"], str(row["ranks"]), str(row["threads"]), str(row["lanes"]),
+                          f"{row['connections']:,}", f"{row['bytes']:.1f}", ratio("bytes"), f"{row['connect_ns']:.0f}",
+                          ratio("connect_ns"), f"{row['first_step_s']:.2f}", f"{row['step_ns']:.1f}", ratio("step_ns"),
+                          f"{row['lane_step_ns']:.1f}"] + [str(row[k]) for k in COUNTERS]))
 
 if __name__ == "__main__":
     main()
