@@ -233,7 +233,8 @@ def train(config, epochs, hours=None, out="results/train", checkpoint=None, chec
         accuracy, cost = scores["accuracy"], scores["loss"]
         entry = {"epoch": len(history), "lr": schedule.rate, "online_accuracy": history[-1][0],
                  "online_loss": history[-1][1], "test_accuracy": accuracy, "test_loss": cost,
-                 "test_accuracy_centred": scores["centred_accuracy"]}
+                 "test_accuracy_centred": scores["centred_accuracy"],
+                 "test_accuracy_running_centred": scores["running_centred_accuracy"]}
         if x_val is not None:
             entry["validation_accuracy"], entry["validation_loss"] = trainer.evaluate(x_val, y_val, restore=False)
         now = time.time()
@@ -246,7 +247,9 @@ def train(config, epochs, hours=None, out="results/train", checkpoint=None, chec
         if is_root():
             print(f"epoch {entry['epoch']}: online {entry['online_accuracy']:.3f} (loss {entry['online_loss']:.3f}), "
                   f"test {accuracy:.3f} (loss {cost:.3f}; outputs centred over the test set "
-                  f"{entry['test_accuracy_centred']:.3f}), lr {entry['lr']:.2g}, {entry['hours']:.2f} h", flush=True)
+                  f"{entry['test_accuracy_centred']:.3f}, by their running mean "
+                  f"{entry['test_accuracy_running_centred']:.3f}), lr {entry['lr']:.2g}, {entry['hours']:.2f} h",
+                  flush=True)
             write_results(extra, out)
         too_late = hours is not None and entry["hours"] + epoch_hours > hours  # the next epoch would end too late
         return too_late or schedule.rate < config["lr_floor"]
@@ -276,6 +279,9 @@ def learning_curve(extra):
     ax.plot(epochs, [c["test_accuracy"] for c in curve], "o-", ms=3, label="test (plasticity off)")
     ax.plot(epochs, [c["test_accuracy_centred"] for c in curve], "--", lw=1,
             label="test, outputs centred over the test set")
+    if "test_accuracy_running_centred" in curve[0]:  # curves of earlier versions lack it
+        ax.plot(epochs, [c["test_accuracy_running_centred"] for c in curve], ":", lw=1.5,
+                label="test, outputs minus their running mean (label-free, causal)")
     if "validation_accuracy" in curve[0]:
         ax.plot(epochs, [c["validation_accuracy"] for c in curve], "o-", ms=3, label="validation (plasticity off)")
     ax.plot(epochs, [c["online_accuracy"] for c in curve], ".-", ms=3, alpha=0.6,

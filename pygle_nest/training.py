@@ -35,7 +35,11 @@ class Trainer:
     """Streams batches through a built network; the network must have one input and one output
     population."""
 
-    def __init__(self, net):
+    def __init__(self, net, readout_decay=0.9):
+        """readout_decay: of the running mean of each output's summed output, per batch (see
+        :meth:`scores`); in [0, 1)."""
+        if not 0 <= readout_decay < 1:
+            raise ValueError(f"readout_decay must be in [0, 1); got {readout_decay}")
         if net.nest is None:
             raise ValueError("build the network first (net.build())")
         if len(net.inputs) != 1 or len(net.targets) != 1:
@@ -54,6 +58,12 @@ class Trainer:
         self.test_state = None
         #: what set_learning(False) switched off: the models' learning flags and the units' rates
         self._switched_off = None
+        #: the running mean over the batches streamed (training and testing) of each output's
+        #: output summed over a sample: label-free, each output its own (None before the first)
+        self.readout_mean = None
+        self.readout_decay = float(readout_decay)
+        #: the summed outputs of the last run() minus readout_mean as it was before each batch
+        self.centred_sums = None
 
     @property
     def step(self):
@@ -168,12 +178,16 @@ class Trainer:
         if not np.all(np.isfinite(x_all)):
             raise ValueError("a sample's input must be finite")
         self.set_learning(train)
-        sums, errors = [], []
+        sums, errors, centred = [], [], []
         nest.Prepare()
         try:
             for taken, lanes in self.batches(len(x_all)):
                 y = y_all[lanes]
                 out = self.present(x_all[lanes].transpose(1, 0, 2), y.transpose(1, 0, 2) if y.ndim == 3 else y)
+                own = out[:len(taken)]
+                centred += list(own - (0.0 if self.readout_mean is None else self.readout_mean))
+                self.readout_mean = own.mean(axis=0) if self.readout_mean is None else \
+                    self.readout_decay * self.readout_mean + (1 - self.readout_decay) * own.mean(axis=0)
                 for k in range(len(taken)):
                     sums.append(out[k])
                     errors.append(self.loss(out[k] / x_all.shape[1], y_all[taken[k]]))
@@ -182,6 +196,7 @@ class Trainer:
         finally:
             nest.Cleanup()
             self.set_learning(True)
+        self.centred_sums = np.array(centred)
         return np.array(sums), np.array(errors)
 
     def _labels(self, labels, n_samples):
@@ -208,18 +223,27 @@ class Trainer:
         correction of an output offset common to all samples (it needs all of them at once, so
         it is not the accuracy of the network on a sample of its own).
 
+        running_centred_accuracy: the accuracy of the summed outputs minus each output's running
+        mean over the batches streamed before (readout_mean, training and testing alike): a
+        local, label-free and causal correction of such an offset (the first batch ever is not
+        corrected).
+
         The pass starts from the units' state at the call (states are never reset). restore=True
-        (default): afterwards the units are put back into that state (checkpoint.restore), so
-        that the same call twice gives the same figures (to round-off) and training goes on as
-        from before the pass; restore=False: they stay where the pass left them (the paper's
-        protocol, in which states carry on from testing into the next epoch)."""
+        (default): afterwards the units (and readout_mean) are put back into that state
+        (checkpoint.restore), so that the same call twice gives the same figures (to round-off)
+        and training goes on as from before the pass; restore=False: they stay where the pass
+        left them (the paper's protocol, in which states carry on from testing into the next
+        epoch)."""
         labels = self._labels(labels, len(inputs))
-        start = checkpoints.state(self.net) if restore else None
+        start = (checkpoints.state(self.net), self.readout_mean) if restore else None
         sums, errors = self.run(inputs, np.eye(self.output.size)[labels], train=False)
+        running = float(np.mean(np.argmax(self.centred_sums, axis=1) == labels))
         if restore:
-            checkpoints.restore(self.net, start)
+            checkpoints.restore(self.net, start[0])
+            self.readout_mean = start[1]
         return {"accuracy": float(np.mean(np.argmax(sums, axis=1) == labels)), "loss": float(np.mean(errors)),
-                "centred_accuracy": float(np.mean(np.argmax(sums - sums.mean(axis=0), axis=1) == labels))}
+                "centred_accuracy": float(np.mean(np.argmax(sums - sums.mean(axis=0), axis=1) == labels)),
+                "running_centred_accuracy": running}
 
     def train(self, inputs, labels, epochs=1, rng=None, lr_schedule=None, verbose=True, checkpoint=None,
               checkpoint_every=0, resume=False, after_epoch=None, extra=None):
@@ -248,9 +272,13 @@ class Trainer:
             at = checkpoints.load(self.net, checkpoint)
             rng.bit_generator.state = at.pop("rng")
             extra.update(at.pop("extra"))
+            mean = at.pop("readout_mean", None)  # absent in checkpoints of earlier versions
+            self.readout_mean = None if mean is None else np.asarray(mean)
 
         def save():
-            checkpoints.save(self.net, checkpoint, {**at, "rng": rng.bit_generator.state, "extra": extra},
+            mean = None if self.readout_mean is None else self.readout_mean.tolist()
+            checkpoints.save(self.net, checkpoint, {**at, "rng": rng.bit_generator.state, "extra": extra,
+                                                    "readout_mean": mean},
                              test_state=self.test_state)
             self.test_state = None
 

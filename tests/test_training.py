@@ -263,3 +263,22 @@ def test_a_simulation_between_trainer_and_training_is_no_stale_clock():
     nest.Simulate(5.0)
     sums, costs = trainer.run(x, np.eye(2)[labels])
     assert np.all(np.abs(sums) > 1e-3) and not np.allclose(costs, np.log(2))
+
+
+def test_the_running_readout_mean_is_causal_and_label_free():
+    """running_centred_accuracy: each batch's summed outputs minus the running mean (decay per
+    batch) of the earlier batches' own outputs, whatever their labels; computed by hand from
+    the summed outputs of two passes; restored with the units by scores(restore=True)."""
+    x, labels = task(9)
+    net = network(eta=1e-2, lanes=3)
+    trainer = Trainer(net, readout_decay=0.5)
+    sums, _ = trainer.run(x[:6], np.eye(2)[labels[:6]])
+    mean = 0.5 * sums[:3].mean(axis=0) + 0.5 * sums[3:6].mean(axis=0)
+    np.testing.assert_allclose(trainer.centred_sums, np.r_[sums[:3], sums[3:6] - sums[:3].mean(axis=0)])
+    np.testing.assert_allclose(trainer.readout_mean, mean)
+    scores = trainer.scores(x[6:], labels[6:])
+    test, _ = trainer.run(x[6:], np.eye(2)[labels[6:]], train=False)  # from the restored state
+    np.testing.assert_allclose(trainer.centred_sums, test - mean, rtol=0, atol=1e-12)
+    assert scores["running_centred_accuracy"] == np.mean(np.argmax(test - mean, axis=1) == labels[6:])
+    with pytest.raises(ValueError, match=r"readout_decay must be in \[0, 1\); got 1.5"):
+        Trainer(net, readout_decay=1.5)
