@@ -101,7 +101,8 @@ def test_checkpoint_saved_at_two_ranks_continues_identically_at_one(tmp_path):
 def test_command_line_training_at_two_ranks_equals_two_threads_and_resumes_at_one(tmp_path):
     """python -m pygle_nest train under mpirun: 2 ranks x 1 thread gives the learning curve and
     checkpoint of 1 rank x 2 threads; a run of 1 epoch at 2 ranks resumed for the second at
-    1 rank x 2 threads ends where the 2-epoch runs end."""
+    1 rank x 2 threads, and one at 4 ranks resumed at 2 ranks x 2 threads, end where the
+    2-epoch runs end; evaluate at 4 ranks gives the last test figures."""
     rng = np.random.default_rng(0)
     y = rng.integers(0, 3, 18)
     x = y[:, None] - 1.0 + 0.2 * np.sin(np.arange(20) * 0.5 + rng.uniform(0, 6, (18, 1)))
@@ -122,14 +123,23 @@ def test_command_line_training_at_two_ranks_equals_two_threads_and_resumes_at_on
     threads = train(1, 2, "threads", "--epochs", "2")
     train(2, 1, "resumed", "--epochs", "1")
     resumed = train(1, 2, "resumed", "--epochs", "2", "--resume")
-    curves = [json.loads((tmp_path / f"{name}.json").read_text())["curve"] for name in ("ranks", "threads", "resumed")]
+    train(4, 1, "four", "--epochs", "1")  # 4 ranks, resumed at 2 ranks x 2 threads
+    four = train(2, 2, "four", "--epochs", "2", "--resume")
+    curves = [json.loads((tmp_path / f"{name}.json").read_text())["curve"]
+              for name in ("ranks", "threads", "resumed", "four")]
     for curve in curves[1:]:
         assert [(c["online_accuracy"], c["test_accuracy"]) for c in curve] == \
             [(c["online_accuracy"], c["test_accuracy"]) for c in curves[0]]
-    for other in (threads, resumed):
+    for other in (threads, resumed, four):
         for key in ranks:
             np.testing.assert_allclose(other[key], ranks[key], rtol=0, atol=1e-12, err_msg=key)
     assert np.ptp(ranks["syn_weight"]) > 0
+    # evaluate at 4 ranks: the last test pass's figures
+    proc = launch(4, "-m", "pygle_nest", "evaluate", tmp_path / "ranks.ckpt.npz")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    figures = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert figures["test_accuracy"] == curves[0][-1]["test_accuracy"]
+    assert figures["test_loss"] == pytest.approx(curves[0][-1]["test_loss"], rel=1e-12)
 
 
 def test_divergence_stops_every_rank():
@@ -142,7 +152,8 @@ def test_divergence_stops_every_rank():
 def test_spikes_at_two_ranks_equal_two_threads(tmp_path):
     """GLE neurons' Poisson spikes (and spikes into their traces, and into iaf_psc_alpha) are
     identical, bit for bit, at 1 rank x 2 threads and 2 ranks x 1 thread (the same virtual
-    processes); another number of virtual processes draws other spikes."""
+    processes), and at 4 ranks x 1 thread and 2 ranks x 2 threads; another number of virtual
+    processes draws other spikes."""
     script = SCRIPT.with_name("spiking_run.py")
 
     def run(ranks, threads, name):
@@ -157,6 +168,12 @@ def test_spikes_at_two_ranks_equal_two_threads(tmp_path):
     for key in ("times", "senders", "r", "s_in"):
         np.testing.assert_array_equal(ranks[key], threads[key], err_msg=key)
     assert not np.array_equal(one["times"], threads["times"])
+    four, mixed = run(4, 1, "four.npz"), run(2, 2, "mixed.npz")
+    assert four["vps"] == mixed["vps"] == 4 and four["ranks"] == 4
+    for key in ("times", "senders"):  # spikes bit for bit; analog traces to round-off (NEST's own)
+        np.testing.assert_array_equal(four[key], mixed[key], err_msg=key)
+    for key in ("r", "s_in"):
+        np.testing.assert_allclose(four[key], mixed[key], rtol=0, atol=1e-12, err_msg=key)
 
 
 def test_spiking_example_runs_under_mpirun_unchanged(tmp_path):
