@@ -62,6 +62,16 @@ def test_two_ranks_equal_two_threads_with_lanes(tmp_path, lanes, rate_lag, inter
     assert lanes == 1 or np.ptp(threads["lane_u"], axis=0).max() > 0.01  # the lanes differ
 
 
+def test_four_ranks_equal_two_ranks_of_two_threads_with_lanes(tmp_path):
+    """4 ranks x 1 thread against 2 ranks x 2 threads (4 virtual processes each), 3 lanes, the
+    paper's pairing, updates accumulated over 7 steps: the same states, weights and trajectories."""
+    four = mpirun(4, 1, tmp_path / "four.npz", 3, 1, 7)
+    mixed = mpirun(2, 2, tmp_path / "mixed.npz", 3, 1, 7)
+    assert four["vps"] == mixed["vps"] == 4 and four["ranks"] == 4
+    for key in set(four) - {"ranks", "vps"}:
+        np.testing.assert_allclose(four[key], mixed[key], rtol=0, atol=1e-12, err_msg=key)
+
+
 def test_importing_the_package_leaves_the_exception_hook_alone(tmp_path):
     """Under mpirun, import pygle_nest replaced sys.excepthook; now a script opts in."""
     script = tmp_path / "hook.py"
