@@ -113,6 +113,57 @@ def measure(variant, units, indegree, threads, lanes, steps, seed):
             **{k: status.get(k) for k in COUNTERS}}
 
 
+def measure_checkpoint(units, indegree, seed, path):
+    """A checkpoint of the Adam network (built from a NetworkSpec, which checkpoints need): save
+    after one step and load into the same network built again; seconds and the peak of resident
+    memory above the built network's, per connection."""
+    import resource
+
+    import numpy as np
+
+    import nest
+    from pygle_nest import NetworkSpec, checkpoint, nest_backend
+
+    def build():
+        nest.ResetKernel()
+        nest.verbosity = nest.VerbosityLevel.ERROR
+        nest.set(resolution=0.1, rng_seed=seed)
+        spec = NetworkSpec(resolution=0.1)
+        spec.add_units(units, tau_m=1.0, tau_r=0.5, activation="tanh", beta=0.1)
+        spec.add_synapse_model("plastic", optimizer="adam", eta=1e-6)
+        rng = np.random.default_rng(seed)
+        post = np.repeat(np.arange(units), indegree)
+        # no two connections of a pair: checkpoints tell connections apart by (pre, post, port)
+        pre = np.concatenate([rng.choice(units, indegree, replace=False) for _ in range(units)])
+        spec.connect(pre, post, 0.1, synapse="plastic")
+        spec.connect(post, pre, 0.1, synapse="plastic_backward", port="bwd")
+        return nest_backend.create(spec)
+
+    def peak():  # the process's peak resident memory so far (bytes)
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+    net = build()
+    nest.Simulate(0.1)
+    connections = 2 * units * indegree
+    base, start = rss_bytes(), time.perf_counter()
+    checkpoint.save(net, path)
+    save_s, save_peak = time.perf_counter() - start, peak() - base
+    net = build()
+    base, start = rss_bytes(), time.perf_counter()
+    checkpoint.load(net, path)
+    load_s, load_peak = time.perf_counter() - start, peak() - base
+    return {"connections": connections, "save_s": save_s, "load_s": load_s, "file_bytes": os.path.getsize(path),
+            "save_peak_bytes": max(save_peak, 0), "load_peak_bytes": max(load_peak, 0)}
+
+
+def child(launch, job, env, what):
+    """The row of one job, measured in a fresh process."""
+    out = subprocess.run(launch + [__file__, "--one", json.dumps(job)], capture_output=True, text=True, env=env)
+    if out.returncode != 0:
+        sys.exit(f"{what} failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--units", type=int, default=20_000)
@@ -123,12 +174,15 @@ def main():
     parser.add_argument("--ranks", type=int, nargs="+", default=[1], help="MPI ranks (mpirun, .venv-mpi)")
     parser.add_argument("--variants", nargs="+", default=list(MODELS), choices=list(MODELS))
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--checkpoint", action="store_true",
+                        help="also time checkpoint.save and load of the Adam network (1 thread, 1 rank)")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # a child's job (JSON)
     args = parser.parse_args()
     if args.one:
         import nest
 
-        row = measure(**json.loads(args.one))
+        job = json.loads(args.one)
+        row = measure_checkpoint(**job) if "path" in job else measure(**job)
         if nest.Rank() == 0:
             print(json.dumps(row))
         return
@@ -143,11 +197,8 @@ def main():
                    steps=args.steps, seed=args.seed)
         launch = [sys.executable] if ranks == 1 else \
             ["mpirun", "--bind-to", "none", "--oversubscribe", "-np", str(ranks), str(mpi_python)]
-        out = subprocess.run(launch + [__file__, "--one", json.dumps(job)], capture_output=True, text=True, env=env)
         what = f"{variant}, {ranks} rank(s), {threads} thread(s), {lanes} lane(s)"
-        if out.returncode != 0:
-            sys.exit(f"{what} failed:\n{out.stderr[-3000:]}")
-        row = json.loads(out.stdout.strip().splitlines()[-1])
+        row = child(launch, job, env, what)
         if row is not None:
             rows.append(row)
             print(f"  done: {what}", file=sys.stderr, flush=True)
@@ -166,6 +217,18 @@ def main():
                           f"{row['connections']:,}", f"{row['bytes']:.1f}", ratio("bytes"), f"{row['connect_ns']:.0f}",
                           ratio("connect_ns"), f"{row['first_step_s']:.2f}", f"{row['step_ns']:.1f}", ratio("step_ns"),
                           f"{row['lane_step_ns']:.1f}"] + [str(row[k]) for k in COUNTERS]))
+    if args.checkpoint:
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as folder:
+            job = dict(units=args.units, indegree=args.indegree, seed=args.seed, path=f"{folder}/ckpt.npz")
+            c = child([sys.executable], job, env, "checkpoint")
+        n = c["connections"]
+        print(f"\ncheckpoint of the Adam network ({n:,} connections, 1 thread): save {c['save_s']:.1f} s "
+              f"({c['save_s'] / n * 1e6:.2f} us per connection), load {c['load_s']:.1f} s "
+              f"({c['load_s'] / n * 1e6:.2f} us), file {c['file_bytes'] / n:.1f} bytes per connection, peak "
+              f"memory above the network's {c['save_peak_bytes'] / n:.0f} (save) and "
+              f"{c['load_peak_bytes'] / n:.0f} (load) bytes per connection")
 
 if __name__ == "__main__":
     main()
