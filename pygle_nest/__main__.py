@@ -137,8 +137,8 @@ def _add_config_arguments(parser):
                             ("seed", int, "initial weights and the order of the samples")):
         parser.add_argument("--" + key.replace("_", "-"), type=kind, help=f"{text} (default {CONFIG[key]})")
     parser.add_argument("--microcircuit", action="store_const", const=True,
-                        help="the explicit microcircuit: representation and error neurons apart (rate_lag 0: its "
-                             "connections pair the rate and error of the step before)")
+                        help="the explicit microcircuit: representation and error neurons apart (its connections "
+                             "learn one step later: rate_lag 1 pairs the error of step n - 1 with the rate of n - 2)")
     layer = parser.add_mutually_exclusive_group()
     layer.add_argument("--groups", help=f"time-constant groups of a hidden layer, n:tau_m:tau_r,... "
                                         f"(default: the paper's, {_groups_text(CONFIG['groups'])})")
@@ -182,8 +182,6 @@ def _train(args):
         limits.update(saved.get("limits", {}))  # the interrupted run's --epochs and --hours
     else:
         config = {**CONFIG, **given}
-        if config["microcircuit"] and "rate_lag" not in given:
-            config["rate_lag"] = 0
     train(config, limits["epochs"] if args.epochs is None else args.epochs,
           hours=limits["hours"] if args.hours is None else args.hours, out=out, checkpoint=checkpoint,
           checkpoint_every=args.checkpoint_every, resume=args.resume, threads=_threads(args.threads))

@@ -356,14 +356,12 @@ class Network:
         plasticity: gle_synapse common properties (optimizer, eta, ...); learning=False for fixed
         weights. Defaults: the paper's scheme, as the command line's: Adam, eta 1e-3, rate_lag 1
         (the error of step n learns with the rate of step n - 1; with rate_lag 0, the same-step
-        pairing, MNIST-1D collapsed to about 0.2). In the microcircuit mode rate_lag is 0: its
-        lagged connections pair the values of the step before themselves.
+        pairing, MNIST-1D collapsed to about 0.2). In the microcircuit mode, whose connections
+        see the error a step late, rate_lag 1 pairs the error of step n - 1 with the rate of step
+        n - 2 (the same pairing one step later) and 0 the two of step n - 1.
         """
         self._not_built("projections")
-        plasticity = {"optimizer": "adam", "rate_lag": 0 if self.microcircuit else 1, **plasticity}
-        if self.microcircuit and plasticity["rate_lag"] != 0:  # the twins would pair other values: W^T not exact
-            raise ValueError(f"rate_lag must be 0 in the microcircuit mode (its lagged connections pair the rate "
-                             f"and error of the step before); got {plasticity['rate_lag']}")
+        plasticity = {"optimizer": "adam", "rate_lag": 1, **plasticity}
         pre, post = (self._lookup(p) for p in (pre, post))
         if feedback not in FEEDBACK:
             raise ValueError(f"unknown feedback {feedback!r}; allowed: {', '.join(FEEDBACK)}")

@@ -53,7 +53,7 @@ CONFIG = {
     # 45), which went on to 0.93 at rates of 1e-7 to 3e-8 (epochs 55 to 63)
     "lr_floor": 1e-8,
     "seed": 0,
-    "microcircuit": False,      # the explicit microcircuit (representation and error neurons apart; rate_lag 0)
+    "microcircuit": False,      # the explicit microcircuit (representation and error neurons apart)
 }
 
 

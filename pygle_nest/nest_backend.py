@@ -57,10 +57,13 @@ class NestNetwork:
             model = self.spec.model_list()[k]
             conns = nest.GetConnections(source=self.units, target=self.units,
                                         synapse_model=nest_model(self.spec, model))
-            keys = ["source", "target", "receptor"] + (list(SYNAPSE_STATES) if with_states else ["weight"])
+            keys = ["source", "target", "receptor"] + (self.states_of(model) if with_states else ["weight"])
             # one query for all keys (get(key) converts every connection's whole status each time)
             values = conns.get(keys) if len(conns) else {key: [] for key in keys}
-            status = gather_dict({key: np.asarray(values[key]).reshape(-1) for key in keys})
+            if len(conns) == 1:  # NEST returns the values of a single connection unwrapped
+                values = {key: [values[key]] for key in keys}
+            status = gather_dict({key: _lanes_of(values[key], self.spec.lanes) if key == "held"
+                                  else np.asarray(values[key]).reshape(-1) for key in keys})
             have = (status["receptor"] * n + np.searchsorted(ids, status["source"])) * n \
                 + np.searchsorted(ids, status["target"])
             want = (c["port"][sel] * n + c["pre"][sel]) * n + c["post"][sel]
@@ -72,10 +75,14 @@ class NestNetwork:
                 raise RuntimeError("some connections of the spec are not in NEST")
             yield positions, conns, status, order[pos]
 
+    def states_of(self, model):
+        """The SYNAPSE_STATES a plastic model has in NEST (held: the lagged forward ones only)."""
+        return [k for k in SYNAPSE_STATES if k != "held" or (model.lagged and model.channel == 0)]
+
     def synapse_states(self, which):
         """SYNAPSE_STATES of the spec's plastic connections `which` (indices), in that order,
         gathered from all MPI ranks."""
-        out = {k: np.zeros(len(which)) for k in SYNAPSE_STATES}
+        out = {k: np.zeros((len(which), self.spec.lanes) if k == "held" else len(which)) for k in SYNAPSE_STATES}
         for positions, _, status, index in self._per_model(which, with_states=True):
             for k in status.keys() & set(SYNAPSE_STATES):
                 out[k][positions] = status[k][index].astype(float)
@@ -92,7 +99,8 @@ class NestNetwork:
                 if key not in status:
                     continue
                 current = status[key].astype(float)
-                current[index] = np.broadcast_to(np.asarray(values, dtype=float), (len(which),))[positions]
+                current[index] = np.broadcast_to(np.asarray(values, dtype=float),
+                                                 (len(which),) + current.shape[1:])[positions]
                 update[key] = current[first:first + len(conns)].tolist()
             if len(conns) and update:  # one dict per local connection: PyNEST refuses lists under MPI
                 conns.set([dict(zip(update, values)) for values in zip(*update.values())])
@@ -147,6 +155,12 @@ class NestNetwork:
         import nest
 
         return self.step_offset + int(round(nest.biological_time / self.spec.resolution))
+
+
+def _lanes_of(values, lanes):
+    """Per-lane values of connections as connections x lanes (a connection that has none yet: 0)."""
+    rows = [np.asarray(v, dtype=float) for v in values]
+    return np.array([r if r.size == lanes else np.zeros(lanes) for r in rows]).reshape(len(rows), lanes)
 
 
 def gathered_status(nodes, keys, stack=lambda values: np.asarray(values, dtype=float)):

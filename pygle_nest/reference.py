@@ -22,9 +22,10 @@ RECORDABLES = ("u", "u_breve", "r", "phi_prime", "v", "err", "I_fwd", "I_bwd", "
 #: The unit's states, shared by its lanes (gle_neuron's @homogeneous states); the others have one
 #: value per lane.
 SHARED_STATES = ("bias", "tau_m", "m_bias", "s_bias", "m_tau", "s_tau", "g_bias_sum", "g_tau_sum")
-#: Per plastic connection: weight, optimizer moments, and the increments summed since the last
-#: optimizer step (update_interval > 1).
-SYNAPSE_STATES = ("weight", "m", "s", "g_sum")
+#: Per plastic connection: weight, optimizer moments, the increments summed since the last
+#: optimizer step (update_interval > 1), and, per lane, the rate carried two steps before (the
+#: lagged forward connections with rate_lag 1 only; 0 for the others).
+SYNAPSE_STATES = ("weight", "m", "s", "g_sum", "held")
 
 
 def optimizer_step(optimizer, m, s, g, k, mu, beta1, beta2, epsilon):
@@ -174,6 +175,7 @@ class ReferenceNetwork:
         models = self.spec.model_list()
         self.synapses = {k: (c["weight"].copy() if k == "weight" else np.zeros(len(c["pre"])))
                          for k in SYNAPSE_STATES}
+        self.synapses["held"] = np.zeros((len(c["pre"]), self.spec.lanes))  # per lane
         channel = np.array([models[m].channel for m in c["model"]], dtype=int)
         plastic = np.array([models[m].plastic for m in c["model"]], dtype=bool)
         self.history = np.zeros((self.depth,) + self.lanes + (2, n))  # what each unit sent, ring over steps
@@ -325,6 +327,9 @@ class ReferenceNetwork:
             rate, error = rates[..., 0, rate_unit], self.sent[..., 1, error_unit]
             if model.lagged:  # the carried side pairs the value of the previous step
                 carried = self.sent_before[..., model.channel, c["pre"][idx]]
+                if model.channel == 0 and q["rate_lag"]:  # the rate of two steps before, then keep this one
+                    carried, syn["held"][idx] = syn["held"][idx].T.reshape(carried.shape), \
+                        carried.reshape(-1, len(idx)).T
                 rate, error = (carried, error) if model.channel == 0 else (rate, carried)
             if not q["learning"]:
                 continue

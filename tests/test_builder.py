@@ -144,8 +144,7 @@ def test_weight_matrices_are_pre_x_post_in_project_as_in_set(kernel):
 
 def test_projections_default_to_the_papers_scheme():
     """net.project defaults to Adam and rate_lag 1, as the command line and the paper (before:
-    plain and 0); in the microcircuit mode rate_lag is 0 and 1 is refused, since there the
-    lagged twins would pair other values than the forward connections (W^T not exact)."""
+    plain and 0), in the microcircuit mode too (its twins stay exact: test_microcircuit.py)."""
     from pygle_nest import OPTIMIZERS
 
     net = Network()
@@ -158,9 +157,7 @@ def test_projections_default_to_the_papers_scheme():
     micro = Network(microcircuit=True)
     c, d = micro.layer("c", [Group(2, 1.0, 1.0)]), micro.layer("d", [Group(2, 1.0, 1.0)])
     params = micro.spec.synapse_models[micro.project(c, d).model].params
-    assert (params["optimizer"], params["rate_lag"]) == (OPTIMIZERS["adam"], 0)
-    with pytest.raises(ValueError, match=r"rate_lag must be 0 in the microcircuit mode .*; got 1"):
-        micro.project(c, d, rate_lag=1)
+    assert (params["optimizer"], params["rate_lag"]) == (OPTIMIZERS["adam"], 1)
 
 
 def test_pynn_vocabulary(kernel):

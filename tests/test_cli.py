@@ -42,24 +42,21 @@ def test_help_lists_the_commands(tmp_path):
 
 
 def test_train_in_the_microcircuit_form_with_lanes(tmp_path):
-    """--microcircuit: representation and error neurons apart, with lanes, rate_lag 0 by itself;
-    resumed and evaluated like the compact form; rate_lag 1 refused by name."""
+    """--microcircuit: representation and error neurons apart, with lanes and the paper's pairing
+    (rate_lag 1, one step later); resumed and evaluated like the compact form."""
     data = small_data(tmp_path / "data.npz")
     out = tmp_path / "mc"
     proc = cli("train", "--data", data, *SMALL, "--lanes", "3", "--microcircuit", "--epochs", "1", "--out", out,
                cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     config = json.loads(out.with_suffix(".json").read_text())["config"]
-    assert config["microcircuit"] is True and config["rate_lag"] == 0 and config["lanes"] == 3
+    assert config["microcircuit"] is True and config["rate_lag"] == 1 and config["lanes"] == 3
     proc = cli("train", "--epochs", "2", "--resume", "--out", out, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     proc = cli("evaluate", out.with_name("mc.ckpt.npz"), cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     curve = json.loads(out.with_suffix(".json").read_text())["curve"]
     assert json.loads(proc.stdout.strip().splitlines()[-1])["test_accuracy"] == curve[-1]["test_accuracy"]
-    proc = cli("train", "--data", data, *SMALL, "--microcircuit", "--rate-lag", "1", "--out", tmp_path / "x",
-               cwd=tmp_path)
-    assert proc.returncode == 2 and "rate_lag must be 0 in the microcircuit mode" in proc.stderr, proc.stderr[-3000:]
 
 
 def test_train_resume_and_evaluate(tmp_path):

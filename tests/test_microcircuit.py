@@ -13,17 +13,17 @@ from pygle_nest.builder import Group, Network
 STEPS = 800
 
 
-def network(microcircuit, gamma=0.0, learning=True, activation="tanh", seed=3):
+def network(microcircuit, gamma=0.0, learning=True, activation="tanh", seed=3, rate_lag=0):
     net = Network(resolution=0.1, gamma=gamma, seed=seed, microcircuit=microcircuit)
     x = net.input("x", 2)
     h1 = net.layer("h1", [Group(3, 1.0, 1.0), Group(2, 1.0, 0.4), Group(2, 0.5, 1.0)], activation=activation,
                    eta_bias=1e-3 if learning else 0.0, optimizer="adam")
     h2 = net.layer("h2", [Group(4, 1.0, 0.5)], activation=activation)
     y = net.output("y", 3, loss="cross_entropy", beta=0.5)
-    # the same-step pairing in both modes (the builder's default of the compact mode is rate_lag 1)
-    net.project(x, h1, optimizer="adam", eta=1e-3, rate_lag=0, learning=learning)
-    net.project(h1, h2, optimizer="adam", eta=1e-3, rate_lag=0, learning=learning, feedback_delay=0.2)
-    net.project(h2, y, optimizer="momentum", eta=3e-3, rate_lag=0, learning=learning)
+    # the same-step pairing in both modes by default (the builder's default is rate_lag 1)
+    net.project(x, h1, optimizer="adam", eta=1e-3, rate_lag=rate_lag, learning=learning)
+    net.project(h1, h2, optimizer="adam", eta=1e-3, rate_lag=rate_lag, learning=learning, feedback_delay=0.2)
+    net.project(h2, y, optimizer="momentum", eta=3e-3, rate_lag=rate_lag, learning=learning)
     t = np.arange(STEPS) * 0.1
     net.spec.streams[net.inputs["x"][0]] = np.sin(t)
     net.spec.streams[net.inputs["x"][1]] = np.cos(0.7 * t)
@@ -119,18 +119,21 @@ def test_microcircuit_rejects_tau_learning():
         net.layer("h", [Group(2, 1.0, 1.0)], eta_tau=1e-3)
 
 
-def test_microcircuit_with_lanes_equals_reference(kernel):
+@pytest.mark.parametrize("rate_lag", [0, 1])
+def test_microcircuit_with_lanes_equals_reference(kernel, rate_lag):
     """The microcircuit with 3 lanes, each with inputs of its own (lane inputs), learning with
-    Adam and momentum: NEST equals the reference (rates, errors, weights), and the twins' weights
-    are bitwise those of the forward connections; the lanes differ."""
+    Adam and momentum, with both pairings (rate_lag 1: the error of step n - 1 with the rate of
+    n - 2, the forward connections keeping that rate per lane): NEST equals the reference
+    (rates, errors, weights), and the twins' weights are bitwise those of the forward
+    connections; the lanes differ."""
     nest.ResetKernel()
     nest.verbosity = nest.VerbosityLevel.ERROR
     net = Network(resolution=0.1, gamma=0.3, seed=3, microcircuit=True, lanes=3)
     x = net.input("x", 2)
     h = net.layer("h", [Group(3, 1.0, 1.0), Group(2, 1.0, 0.4)], activation="tanh", eta_bias=1e-3, optimizer="adam")
     y = net.output("y", 3, loss="cross_entropy", beta=0.5)
-    net.project(x, h, optimizer="adam", eta=1e-3)
-    net.project(h, y, optimizer="momentum", eta=3e-3)
+    net.project(x, h, optimizer="adam", eta=1e-3, rate_lag=rate_lag)
+    net.project(h, y, optimizer="momentum", eta=3e-3, rate_lag=rate_lag)
     t = np.arange(STEPS) * 0.1
     for k, unit in enumerate(x.indices):
         net.spec.set_lane_inputs(unit, np.stack([np.sin((0.5 + lane + k) * t) for lane in range(3)], 1), first_step=0)
@@ -160,15 +163,17 @@ def test_microcircuit_with_lanes_equals_reference(kernel):
     assert np.ptp(before.synapses["weight"] - net.spec.connections["weight"]) > 1e-3
 
 
-def test_a_resumed_microcircuit_continues_identically(tmp_path):
+@pytest.mark.parametrize("rate_lag", [0, 1])
+def test_a_resumed_microcircuit_continues_identically(tmp_path, rate_lag):
     """The lagged connections pair the value of the step before, which the checkpoint's last_sent
-    carries into the fresh kernel."""
+    carries into the fresh kernel, and with rate_lag 1 the forward ones the rate of two steps
+    before, which they keep (held) and the checkpoint with them."""
     from pygle_nest import checkpoint
 
     def build():
         nest.ResetKernel()
         nest.verbosity = nest.VerbosityLevel.ERROR
-        return network(True, gamma=0.3).build()
+        return network(True, gamma=0.3, rate_lag=rate_lag).build()
 
     net = build()
     nest.Simulate(30.3)
@@ -181,6 +186,7 @@ def test_a_resumed_microcircuit_continues_identically(tmp_path):
     resumed = checkpoint.state(net)
     for key in uninterrupted:
         np.testing.assert_array_equal(resumed[key], uninterrupted[key], err_msg=key)
+    assert (np.ptp(uninterrupted["syn_held"]) > 0) == (rate_lag == 1)
 def test_phi_prime_after_set_status_is_the_reference_s(kernel):
     """After a SetStatus, a representation neuron's phi_prime is phi'(u_breve) (0.25 for the
     sigmoid at 0) and an error neuron's, which has no representation part, stays what the
