@@ -57,6 +57,26 @@ def rss_bytes():
         return next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmRSS:"))
 
 
+def connect_sparse(nodes, indegree, forward, backward, receptor_bwd, seed):
+    """Every node gets indegree connections of model forward from random sources, each with
+    its twin of model backward (back to the source's receptor receptor_bwd), in chunks."""
+    import numpy as np
+
+    import nest
+
+    ids = np.asarray(nodes.tolist())
+    rng = np.random.default_rng(seed)
+    n = len(ids) * indegree
+    for first in range(0, n, CHUNK // 2):
+        post = np.arange(first, min(first + CHUNK // 2, n)) // indegree
+        pre = rng.integers(0, len(ids), len(post))
+        delay = np.full(len(post), 0.1)
+        nest.Connect(ids[pre], ids[post], "one_to_one", {"synapse_model": forward, "delay": delay})
+        # the twin: from the target back to the source (GLE: its error to the source's receptor bwd)
+        nest.Connect(ids[post], ids[pre], "one_to_one", {"synapse_model": backward, "delay": delay,
+                                                         "receptor_type": np.full(len(post), receptor_bwd)})
+
+
 def measure(variant, units, indegree, threads, lanes, steps, seed):
     """One variant in this process (a rank of an mpirun): what main() prints, as a dict."""
     import numpy as np
@@ -80,25 +100,14 @@ def measure(variant, units, indegree, threads, lanes, steps, seed):
         for model in (forward, backward):
             nest.SetDefaults(model, plasticity)
     nodes = nest.Create(neuron, units, params)
-    ids = np.asarray(nodes.tolist())
-    rng = np.random.default_rng(seed)
     before = rss_bytes()
     start = time.perf_counter()
-    n = units * indegree
-    for first in range(0, n, CHUNK // 2):
-        post = np.arange(first, min(first + CHUNK // 2, n)) // indegree
-        pre = rng.integers(0, units, len(post))
-        delay = np.full(len(post), 0.1)
-        nest.Connect(ids[pre], ids[post], "one_to_one", {"synapse_model": forward, "delay": delay})
-        # the twin: from the target back to the source (GLE: its error to the source's receptor bwd)
-        receptor = np.full(len(post), 1 if neuron == "gle_neuron" else 0)
-        nest.Connect(ids[post], ids[pre], "one_to_one", {"synapse_model": backward, "delay": delay,
-                                                         "receptor_type": receptor})
+    connect_sparse(nodes, indegree, forward, backward, 1 if neuron == "gle_neuron" else 0, seed)
     connect = time.perf_counter() - start
     start = time.perf_counter()
     nest.Simulate(0.1)
     first_step = time.perf_counter() - start
-    connections = 2 * n
+    connections = 2 * units * indegree
     memory = float(np.mean(gather([rss_bytes() - before]))) * num_processes() / connections
     times = []
     for _ in range(3):
@@ -114,13 +123,9 @@ def measure(variant, units, indegree, threads, lanes, steps, seed):
 
 
 def measure_checkpoint(units, indegree, seed, path):
-    """A checkpoint of the Adam network (built from a NetworkSpec, which checkpoints need): save
-    after one step and load into the same network built again; seconds and the peak of resident
-    memory above the built network's, per connection."""
-    import resource
-
-    import numpy as np
-
+    """A checkpoint of the Adam network (its units from a NetworkSpec, which checkpoints need; its
+    connections made as above): save after one step and load into the same network built again;
+    seconds, the files' size and the peak of resident memory above the built network's."""
     import nest
     from pygle_nest import NetworkSpec, checkpoint, nest_backend
 
@@ -131,29 +136,35 @@ def measure_checkpoint(units, indegree, seed, path):
         spec = NetworkSpec(resolution=0.1)
         spec.add_units(units, tau_m=1.0, tau_r=0.5, activation="tanh", beta=0.1)
         spec.add_synapse_model("plastic", optimizer="adam", eta=1e-6)
-        rng = np.random.default_rng(seed)
-        post = np.repeat(np.arange(units), indegree)
-        # no two connections of a pair: checkpoints tell connections apart by (pre, post, port)
-        pre = np.concatenate([rng.choice(units, indegree, replace=False) for _ in range(units)])
-        spec.connect(pre, post, 0.1, synapse="plastic")
-        spec.connect(post, pre, 0.1, synapse="plastic_backward", port="bwd")
-        return nest_backend.create(spec)
+        net = nest_backend.create(spec)
+        connect_sparse(net.units, indegree, "plastic", "plastic_backward", 1, seed)
+        return net
 
-    def peak():  # the process's peak resident memory so far (bytes)
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    def peak():  # the process's peak resident memory since the last reset (bytes)
+        with open("/proc/self/status") as f:
+            return next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmHWM:"))
 
+    def reset_peak():  # Linux: the peak starts again from the current resident memory
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+
+    empty = rss_bytes()
     net = build()
     nest.Simulate(0.1)
     connections = 2 * units * indegree
+    reset_peak()
     base, start = rss_bytes(), time.perf_counter()
+    network = base - empty
     checkpoint.save(net, path)
     save_s, save_peak = time.perf_counter() - start, peak() - base
     net = build()
+    reset_peak()
     base, start = rss_bytes(), time.perf_counter()
     checkpoint.load(net, path)
     load_s, load_peak = time.perf_counter() - start, peak() - base
-    return {"connections": connections, "save_s": save_s, "load_s": load_s, "file_bytes": os.path.getsize(path),
-            "save_peak_bytes": max(save_peak, 0), "load_peak_bytes": max(load_peak, 0)}
+    files = sum(f.stat().st_size for f in Path(path).rglob("*") if f.is_file())
+    return {"connections": connections, "save_s": save_s, "load_s": load_s, "file_bytes": files,
+            "network_bytes": network, "save_peak_bytes": max(save_peak, 0), "load_peak_bytes": max(load_peak, 0)}
 
 
 def child(launch, job, env, what):
@@ -172,7 +183,8 @@ def main():
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--lanes", type=int, nargs="+", default=[1])
     parser.add_argument("--ranks", type=int, nargs="+", default=[1], help="MPI ranks (mpirun, .venv-mpi)")
-    parser.add_argument("--variants", nargs="+", default=list(MODELS), choices=list(MODELS))
+    parser.add_argument("--variants", nargs="*", default=list(MODELS), choices=list(MODELS),
+                        help="(none: only the checkpoint, with --checkpoint)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--checkpoint", action="store_true",
                         help="also time checkpoint.save and load of the Adam network (1 thread, 1 rank)")
@@ -221,14 +233,16 @@ def main():
         import tempfile
 
         with tempfile.TemporaryDirectory() as folder:
-            job = dict(units=args.units, indegree=args.indegree, seed=args.seed, path=f"{folder}/ckpt.npz")
+            job = dict(units=args.units, indegree=args.indegree, seed=args.seed, path=f"{folder}/ckpt")
             c = child([sys.executable], job, env, "checkpoint")
         n = c["connections"]
         print(f"\ncheckpoint of the Adam network ({n:,} connections, 1 thread): save {c['save_s']:.1f} s "
               f"({c['save_s'] / n * 1e6:.2f} us per connection), load {c['load_s']:.1f} s "
               f"({c['load_s'] / n * 1e6:.2f} us), file {c['file_bytes'] / n:.1f} bytes per connection, peak "
               f"memory above the network's {c['save_peak_bytes'] / n:.0f} (save) and "
-              f"{c['load_peak_bytes'] / n:.0f} (load) bytes per connection")
+              f"{c['load_peak_bytes'] / n:.0f} (load) bytes per connection, "
+              f"{c['save_peak_bytes'] / c['network_bytes']:.1%} and {c['load_peak_bytes'] / c['network_bytes']:.1%} "
+              f"of the network's {c['network_bytes'] / 2**30:.2f} GiB")
 
 if __name__ == "__main__":
     main()

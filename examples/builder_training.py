@@ -47,7 +47,7 @@ def main():
     rng = np.random.default_rng(0)
     (x, y), (x_test, y_test) = data(96, rng), data(48, rng)
     out = Path(args.out)
-    ckpt = out.with_suffix(".ckpt.npz")
+    ckpt = out.with_suffix(".ckpt")
 
     trainer = pg.Trainer(network(args.lanes))
     before = trainer.evaluate(x_test, y_test)

@@ -14,10 +14,10 @@ EPILOG = """examples:
   python -m pygle_nest info                      which NEST, which module, which models
   python -m pygle_nest demo                      LagLine: results/lagline.png and .json
   python -m pygle_nest train --epochs 3          MNIST-1D, the paper's network: results/train.png,
-                                                 .json, and the checkpoint results/train.ckpt.npz
+                                                 .json, and the checkpoint results/train.ckpt
   python -m pygle_nest train --resume            continue that run where it stopped (to its 3 epochs)
   python -m pygle_nest train --epochs 6 --resume continue it to 6 epochs
-  python -m pygle_nest evaluate results/train.ckpt.npz
+  python -m pygle_nest evaluate results/train.ckpt
 Under mpirun the same commands run on all ranks (files and output from rank 0)."""
 
 #: The default of train --epochs (a resumed run keeps its own).
@@ -45,7 +45,7 @@ def main(argv=None):
                        description="Training in NEST by the paper's protocol (--lanes samples at a time, "
                                    "Adam every step, reduce-on-plateau), tested after every epoch with "
                                    "plasticity off. Writes OUT.png (learning curve), OUT.json and the "
-                                   "checkpoint OUT.ckpt.npz.")
+                                   "checkpoint OUT.ckpt (a folder).")
     _add_config_arguments(t)
     t.add_argument("--epochs", type=int, help=f"epochs in all, counting resumed ones (default {EPOCHS}; "
                                               f"with --resume: the interrupted run's)")
@@ -56,14 +56,14 @@ def main(argv=None):
     t.add_argument("--checkpoint-every", type=int, default=2000,
                    help="samples between checkpoints within an epoch (default 2000; one is written after every epoch)")
     t.add_argument("--resume", action="store_true",
-                   help="continue from OUT.ckpt.npz with its own settings (settings given must equal them)")
+                   help="continue from OUT.ckpt with its own settings (settings given must equal them)")
     e = sub.add_parser("evaluate", help="test accuracy of a training checkpoint, in a fresh kernel")
-    e.add_argument("checkpoint", help="a checkpoint written by train (OUT.ckpt.npz)")
+    e.add_argument("checkpoint", help="a checkpoint written by train (OUT.ckpt)")
     e.add_argument("--data", help="the data set to test on (default: the one the checkpoint was trained on)")
     for p in (t, e):
         p.add_argument("--threads", type=int, default=1, help="NEST threads per process (default 1)")
     args = parser.parse_args(argv)
-    checkpoint = Path(f"{args.out}.ckpt.npz") if args.command == "train" else None
+    checkpoint = Path(f"{args.out}.ckpt") if args.command == "train" else None
     found = _identity(checkpoint)  # to tell a checkpoint of this run from an earlier run's
     try:
         _run(args)
@@ -86,11 +86,11 @@ def main(argv=None):
 
 
 def _identity(path):
-    """Inode and modification time of a file (None if absent): checkpoints are written by
-    renaming a new file over the old, so a written one has another identity."""
-    if path is None or not path.exists():
+    """Inode and modification time of a checkpoint's manifest (None if absent): a save renames a
+    new manifest over the old, so a written checkpoint has another identity."""
+    if path is None or not (path / "manifest.json").exists():
         return None
-    stat = os.stat(path)
+    stat = os.stat(path / "manifest.json")
     return stat.st_ino, stat.st_mtime_ns
 
 
@@ -153,7 +153,7 @@ def _train(args):
     from .classify import CONFIG, NETWORKS, train
 
     out = args.out
-    checkpoint = out + ".ckpt.npz"
+    checkpoint = out + ".ckpt"
     given = {key: getattr(args, key) for key in CONFIG if getattr(args, key) is not None}
     if args.network is not None:
         given["groups"] = NETWORKS[args.network]

@@ -39,6 +39,8 @@ EXTRA_CXXFLAGS = "-ffp-contract=off -fno-semantic-interposition"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MODELS_DIR = REPO_ROOT / "nestml_models"
 TEMPLATES_DIR = MODELS_DIR / "templates"
+#: Plain C++ headers that the generated code includes.
+HEADERS_DIR = MODELS_DIR / "cpp"
 #: Each NESTML synapse also gives its backward twin, registered under this suffix,
 BACKWARD_SUFFIX = "_backward"
 #: the lagged variants of both (explicit microcircuits) and the static ones (no learning): the names' suffixes.
@@ -71,7 +73,7 @@ def expected_models():
 
 
 def _inputs():
-    files = sorted(MODELS_DIR.glob("*.nestml")) + sorted(TEMPLATES_DIR.rglob("*.jinja2"))
+    files = sorted(MODELS_DIR.glob("*.nestml")) + sorted(TEMPLATES_DIR.rglob("*.jinja2")) + sorted(HEADERS_DIR.glob("*.h"))
     return files + [Path(__file__)]
 
 
@@ -212,7 +214,7 @@ def _generate_and_compile(work: Path, nest_info):
             },
         },
     }
-    env = dict(os.environ, CXXFLAGS=f"{os.environ.get('CXXFLAGS', '')} {EXTRA_CXXFLAGS}".strip())
+    env = dict(os.environ, CXXFLAGS=f"{os.environ.get('CXXFLAGS', '')} {EXTRA_CXXFLAGS} -I{HEADERS_DIR}".strip())
     proc = subprocess.run([sys.executable, "-c", _GENERATE, json.dumps(cfg)], cwd=work,
                           capture_output=True, text=True, env=env)
     so = work / "install" / f"{MODULE_NAME}.so"

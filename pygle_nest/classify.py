@@ -201,7 +201,7 @@ def train(config, epochs, hours=None, out="results/train", checkpoint=None, chec
     """Train for `epochs` (or as many as end within `hours`, judged by the last one, or until the
     plateau schedule brings the rate below lr_floor), test after every epoch (plasticity off);
     writes out.png (learning curve) and out.json after every epoch and a checkpoint (default:
-    out.ckpt.npz), which keeps `epochs` and `hours` too (``extra["limits"]`` of its position).
+    out.ckpt), which keeps `epochs` and `hours` too (``extra["limits"]`` of its position).
     Returns the learning curve."""
     from .parallel import is_root
     from .training import PlateauSchedule, Trainer
@@ -217,7 +217,7 @@ def train(config, epochs, hours=None, out="results/train", checkpoint=None, chec
                              f"got {n_val!r}")
         x, y, x_val, y_val = x[:-n_val], y[:-n_val], x[-n_val:], y[-n_val:]
     out = Path(out)
-    checkpoint = Path(checkpoint) if checkpoint else out.with_name(out.name + ".ckpt.npz")
+    checkpoint = Path(checkpoint) if checkpoint else out.with_name(out.name + ".ckpt")
     schedule = PlateauSchedule(config["lr"], config["patience"], config["factor"])
     extra = _Extra(config=config, limits={"epochs": epochs, "hours": hours}, curve=[], schedule=schedule.state(),
                    samples={"train": len(x), "validation": 0 if x_val is None else len(x_val), "test": len(x_test)},
@@ -228,7 +228,7 @@ def train(config, epochs, hours=None, out="results/train", checkpoint=None, chec
     def after_epoch(history):
         from . import checkpoint as checkpoints
         # the checkpoint keeps the state this test pass starts from: evaluate reproduces it
-        trainer.test_state = checkpoints.state(net) if checkpoint is not None else None
+        trainer.test_state = checkpoints.state(net, connections=False) if checkpoint is not None else None
         scores = trainer.scores(x_test, y_test, restore=False)  # the paper's protocol: states carry on
         accuracy, cost = scores["accuracy"], scores["loss"]
         entry = {"epoch": len(history), "lr": schedule.rate, "online_accuracy": history[-1][0],

@@ -10,14 +10,21 @@ receptor spikes).
 """
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
+from . import bulk
 from .module import install
 from .parallel import gather, gather_dict, rank
 from .network import UNIT_FIELDS, NetworkSpec
 from .parameters import RECEPTORS
 from .reference import SYNAPSE_STATES
+
+
+#: The names of the spec (SYNAPSE_STATES) for the connections' states in NEST, and back.
+_NEST_NAMES = {"weight": "w"}
+_SPEC_NAMES = {"w": "weight"}
 
 
 @dataclass
@@ -40,97 +47,131 @@ class NestNetwork:
         nest.Connect(mm, self.units if units is None else units)
         return mm
 
-    def _per_model(self, which, with_states=False):
-        """For each connection model among the spec's connections `which`: the positions in
-        `which`, the model's NEST connections, and where each of them sits in those.
+    @cached_property
+    def unit_ids(self):
+        """The units' node ids (PyNEST's tolist() builds every node's status: once)."""
+        return np.asarray(self.units.tolist())
 
-        A connection is identified by (pre, post, port); the spec must not repeat one per model.
-        """
-        import nest
+    def unit_index(self, node_ids):
+        """The index in the spec of each node id (-1: not one of the units)."""
+        ids = self.unit_ids
+        node_ids = np.asarray(node_ids)
+        index = np.minimum(np.searchsorted(ids, node_ids), len(ids) - 1)
+        return np.where(ids[index] == node_ids, index, -1)
 
+    def _local(self, model, columns):
+        """This rank's NEST connections of a spec model between units (read in bulk): per block,
+        (block, the spec key (port, pre, post) of each connection or -1, the columns read)."""
+        name, n = nest_model(self.spec, model), self.spec.n_units
+        for block in bulk.blocks():
+            if block.model == name:
+                got = bulk.read(block, columns=("source", "target", "port") + columns, lanes=self.spec.lanes)
+                pre, post = self.unit_index(got["source"]), self.unit_index(got["target"])
+                yield block, np.where((pre >= 0) & (post >= 0), (got["port"] * n + pre) * n + post, -1), got
+
+    def _per_model(self, which):
+        """For each connection model among the spec's connections `which`: the model, the
+        positions in `which`, and the spec keys of those connections (pre, post and port identify
+        a connection: the spec must not repeat one per model)."""
         c, n = self.spec.connections, self.spec.n_units
-        which = np.asarray(which)
-        ids = np.asarray(self.units.tolist())
+        which = np.asarray(which, dtype=int)
         for k in np.unique(c["model"][which]):
             positions = np.flatnonzero(c["model"][which] == k)
             sel = which[positions]
-            model = self.spec.model_list()[k]
-            conns = nest.GetConnections(source=self.units, target=self.units,
-                                        synapse_model=nest_model(self.spec, model))
-            keys = ["source", "target", "receptor"] + (self.states_of(model) if with_states else ["weight"])
-            # one query for all keys (get(key) converts every connection's whole status each time)
-            values = conns.get(keys) if len(conns) else {key: [] for key in keys}
-            if len(conns) == 1:  # NEST returns the values of a single connection unwrapped
-                values = {key: [values[key]] for key in keys}
-            status = gather_dict({key: _lanes_of(values[key], self.spec.lanes) if key == "held"
-                                  else np.asarray(values[key]).reshape(-1) for key in keys})
-            have = (status["receptor"] * n + np.searchsorted(ids, status["source"])) * n \
-                + np.searchsorted(ids, status["target"])
             want = (c["port"][sel] * n + c["pre"][sel]) * n + c["post"][sel]
             if len(np.unique(want)) != len(want):
                 raise ValueError("connections with the same (pre, post, model, port) cannot be told apart")
-            order = np.argsort(have)
-            pos = np.minimum(np.searchsorted(have[order], want), len(have) - 1)
-            if len(have) == 0 or np.any(have[order][pos] != want):
-                raise RuntimeError("some connections of the spec are not in NEST")
-            yield positions, conns, status, order[pos]
+            yield self.spec.model_list()[k], positions, want
 
     def states_of(self, model):
         """The SYNAPSE_STATES a plastic model has in NEST (held: the lagged forward ones only)."""
         return [k for k in SYNAPSE_STATES if k != "held" or (model.lagged and model.channel == 0)]
 
     def synapse_states(self, which):
-        """SYNAPSE_STATES of the spec's plastic connections `which` (indices), in that order,
-        gathered from all MPI ranks."""
-        out = {k: np.zeros((len(which), self.spec.lanes) if k == "held" else len(which)) for k in SYNAPSE_STATES}
-        for positions, _, status, index in self._per_model(which, with_states=True):
-            for k in status.keys() & set(SYNAPSE_STATES):
-                out[k][positions] = status[k][index].astype(float)
+        """SYNAPSE_STATES of the spec's connections `which` (indices), in that order, gathered
+        from all MPI ranks (static connections: the weight; the others 0)."""
+        lanes = self.spec.lanes
+        out = {k: np.zeros((len(which), lanes) if k == "held" else len(which)) for k in SYNAPSE_STATES}
+        for model, positions, want in self._per_model(which):
+            keys, values = [np.zeros(0, dtype=int)], {k: [np.zeros((0, lanes) if k == "held" else 0)] for k in SYNAPSE_STATES}
+            for block, key, got in self._local(model, ("states", "held")):
+                inside = key >= 0
+                keys.append(key[inside])
+                for j, name in enumerate(block.states):
+                    values[_SPEC_NAMES.get(name, name)].append(got["states"][inside, j])
+                if "held" in got:  # NaN: nothing held yet, shown as 0 (as NEST's status shows none)
+                    values["held"].append(np.nan_to_num(got["held"][inside], nan=0.0))
+            have = gather(np.concatenate(keys))
+            order = np.argsort(have)
+            pos = np.minimum(np.searchsorted(have[order], want), len(have) - 1)
+            if len(have) == 0 or np.any(have[order][pos] != want):
+                raise RuntimeError("some connections of the spec are not in NEST")
+            for k in self.states_of(model) if model.plastic else ["weight"]:  # the same on every rank
+                out[k][positions] = gather(np.concatenate(values[k]))[order[pos]]
         return out
 
     def set_synapse_states(self, which, **states):
         """Set weight (and the other SYNAPSE_STATES of plastic connections) of the spec's
-        connections `which`."""
-        for positions, conns, status, index in self._per_model(which, with_states=set(states) != {"weight"}):
-            # this rank's connections are its slice of the gathered ones
-            first = int(sum(gather([len(conns)])[: rank()]))
-            update = {}
-            for key, values in states.items():
-                if key not in status:
-                    continue
-                current = status[key].astype(float)
-                current[index] = np.broadcast_to(np.asarray(values, dtype=float),
-                                                 (len(which),) + current.shape[1:])[positions]
-                update[key] = current[first:first + len(conns)].tolist()
-            if len(conns) and update:  # one dict per local connection: PyNEST refuses lists under MPI
-                conns.set([dict(zip(update, values)) for values in zip(*update.values())])
+        connections `which` (values: one per connection, or one for all); each rank sets its own
+        connections, in bulk."""
+        for model, positions, want in self._per_model(which):
+            order = np.argsort(want)
+            found = 0
+            for block, key, got in self._local(model, ("states", "held")):
+                pos = np.minimum(np.searchsorted(want[order], key), len(want) - 1)
+                match = (key >= 0) & (want[order][pos] == key)
+                index = positions[order[pos[match]]]  # where each matched connection is in `which`
+                found += int(match.sum())
+                for name, values in states.items():
+                    values = np.broadcast_to(np.asarray(values, dtype=float),
+                                             (len(which),) + ((self.spec.lanes,) if name == "held" else ()))
+                    if name == "held":
+                        if "held" in got:
+                            got["held"][match] = values[index]
+                    elif _NEST_NAMES.get(name, name) in block.states:
+                        got["states"][match, block.states.index(_NEST_NAMES.get(name, name))] = values[index]
+                bulk.write(block, got["states"], got.get("held"))
+            if int(np.sum(gather([found]))) != len(want):
+                raise RuntimeError("some connections of the spec are not in NEST")
 
-    def unit_states(self, keys):
+    def unit_status(self):
+        """The units' whole status, from one query (this rank's nodes): for unit_states,
+        unit_arrays and pending_inputs, which otherwise query it each (NEST 3.10 builds every
+        node's whole status for any query)."""
+        return self.units.get()
+
+    def unit_states(self, keys, status=None):
         """{key: array over all units} of gle_neuron states, gathered from all MPI ranks; a
-        per-lane state of a network of several lanes: lanes x units (as the reference's)."""
-        out = gathered_status(self.units, keys)
+        per-lane state of a network of several lanes: lanes x units (as the reference's).
+        status: of unit_status(), taken before."""
+        out = gathered_status(self.units, keys, status=status, ids=self.unit_ids)
         return {k: v.T if v.ndim == 2 else v for k, v in out.items()}
 
-    def unit_arrays(self, keys):
+    def unit_arrays(self, keys, status=None):
         """{key: array (units x length)} of list-valued gle_neuron status entries (equal lengths),
         gathered from all MPI ranks."""
         def rows(values):
             length = int(max(gather([len(v) for v in values] or [0])))
             return np.array([np.asarray(v, dtype=float) for v in values]).reshape(len(values), length)
-        return gathered_status(self.units, keys, rows)
+        return gathered_status(self.units, keys, rows, status, self.unit_ids)
 
-    def pending_inputs(self):
+    def pending_inputs(self, status=None):
         """The units' pending_inputs as units x receptors x steps x lanes, gathered from all MPI
         ranks; a rank's nodes keep the steps of that rank's max_delay (a device's connection
         counts on its own rank only): fewer steps are padded with zeros."""
         ports, lanes = len(RECEPTORS), self.spec.lanes
 
         def blocks(values):
-            parts = [np.asarray(v, dtype=float).reshape(ports, -1, lanes) for v in values]
-            steps = int(max(gather([p.shape[1] for p in parts] or [0])))
-            return np.array([np.pad(p, ((0, 0), (0, steps - p.shape[1]), (0, 0))) for p in parts]).reshape(
-                len(parts), ports, steps, lanes)
-        return gathered_status(self.units, ["pending_inputs"], blocks)["pending_inputs"]
+            lengths = [len(v) for v in values]
+            steps = int(max(gather(lengths or [0]))) // (ports * lanes)
+            out = np.zeros((len(values), ports, steps, lanes))
+            for length in set(lengths):  # nodes of the same length at once
+                which = [i for i, k in enumerate(lengths) if k == length]
+                rows = length // (ports * lanes)
+                out[which, :, :rows] = np.asarray([values[i] for i in which], dtype=float).reshape(
+                    len(which), ports, rows, lanes)
+            return out
+        return gathered_status(self.units, ["pending_inputs"], blocks, status, self.unit_ids)["pending_inputs"]
 
     def set_unit_states(self, states):
         """Set gle_neuron states, {key: one value (or list) per unit}; each rank sets its own nodes."""
@@ -157,17 +198,12 @@ class NestNetwork:
         return self.step_offset + int(round(nest.biological_time / self.spec.resolution))
 
 
-def _lanes_of(values, lanes):
-    """Per-lane values of connections as connections x lanes (a connection that has none yet: 0)."""
-    rows = [np.asarray(v, dtype=float) for v in values]
-    return np.array([r if r.size == lanes else np.zeros(lanes) for r in rows]).reshape(len(rows), lanes)
-
-
-def gathered_status(nodes, keys, stack=lambda values: np.asarray(values, dtype=float)):
+def gathered_status(nodes, keys, stack=lambda values: np.asarray(values, dtype=float), status=None, ids=None):
     """{key: stack(values)} of the nodes' status entries, from all MPI ranks (each holds only its
-    own nodes' values), in the order of the NodeCollection."""
+    own nodes' values), in the order of the NodeCollection; status: nodes.get(), taken before;
+    ids: the nodes' ids, known before."""
     # one query: NEST 3.10's get(keys) builds every node's whole status once per key
-    status = nodes.get()
+    status = nodes.get() if status is None else status
     wanted = ["global_id"] + list(keys)
     if all(k in status for k in wanted):
         status = {k: status[k] for k in wanted}
@@ -176,7 +212,7 @@ def gathered_status(nodes, keys, stack=lambda values: np.asarray(values, dtype=f
         local = [i for i, v in enumerate(status[keys[0]]) if v is not None]  # under MPI: None elsewhere
     else:  # under MPI, a rank that holds none of the nodes gets no model entries
         local = []
-    ids = np.asarray(nodes.tolist())
+    ids = np.asarray(nodes.tolist()) if ids is None else ids
     order = np.argsort(np.searchsorted(ids, gather([int(status["global_id"][i]) for i in local])))
     return {key: gather(stack([status[key][i] for i in local]))[order] for key in keys}
 

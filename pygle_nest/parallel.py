@@ -31,6 +31,32 @@ def gather(values):
     return np.concatenate([p for p in parts if p.ndim == ndim])
 
 
+def allgather(obj):
+    """The list of every rank's obj (any picklable value), in rank order; [obj] on one process."""
+    if num_processes() == 1:
+        return [obj]
+    from mpi4py import MPI
+
+    return MPI.COMM_WORLD.allgather(obj)
+
+
+def sum_over_ranks(values):
+    """The elementwise sum of an array over all ranks; the array itself on one process."""
+    if num_processes() == 1:
+        return values
+    from mpi4py import MPI
+
+    return MPI.COMM_WORLD.allreduce(values, op=MPI.SUM)
+
+
+def barrier():
+    """Wait for all ranks (files one rank writes that the others read next)."""
+    if num_processes() > 1:
+        from mpi4py import MPI
+
+        MPI.COMM_WORLD.Barrier()
+
+
 def gather_dict(d):
     """gather() for every value of a dict of 1-D arrays."""
     return {k: gather(v) for k, v in d.items()}

@@ -345,33 +345,6 @@ class ReferenceNetwork:
                 syn["s"][idx] = s
             syn["weight"][idx] += q["eta"] * step
 
-    def deliver(self, first_step, sent, before, n_ahead, common=None):
-        """What NEST does at the start of its next call with the values it has not delivered yet
-        (the last min_delay slice or less): every connection sends what the units sent in steps
-        first_step, first_step + 1, ... (sent: steps x [lanes x] (rate, error) x units; before:
-        what they sent in the step before), and the plastic ones learn (self.synapses changes)
-        with the common properties of each step (common: per step {model name: properties},
-        those that were in force when the step ran; default: self.common).
-        Returns the inputs (ports x n_ahead [x lanes] x units) that these values add to the
-        n_ahead steps after them. Streams take no part; the rest of the connections' history is
-        cleared."""
-        self.history[:] = 0.0
-        self.tx[:] = 0.0
-        self.sent = np.array(before, dtype=float)
-        for k, values in enumerate(sent):
-            if common is not None:
-                self.common.update(common[k])
-            self.step_count = first_step + k
-            self.sent_before, self.sent = self.sent, np.array(values, dtype=float)
-            self.history[self.step_count % self.depth] = self.sent
-            self._connections_send_and_learn()
-        end = first_step + len(sent)
-        out = np.zeros((len(RECEPTORS), n_ahead) + self.lanes + (self.spec.n_units,))
-        # values sent after `end` are not in the rings: no step beyond end + max_delay - 1 gets any
-        for j in range(min(n_ahead, self.spec.max_delay)):
-            out[:, j] = self.inputs(end + j, streams=False)
-        return out
-
     def run(self, n_steps, record=RECORDABLES):
         """Run n_steps; return {name: array (n_steps [, lanes], n_units)} of the values after
         each step (shared states: (n_steps, n_units))."""

@@ -235,7 +235,7 @@ class Trainer:
         left them (the paper's protocol, in which states carry on from testing into the next
         epoch)."""
         labels = self._labels(labels, len(inputs))
-        start = (checkpoints.state(self.net), self.readout_mean) if restore else None
+        start = (checkpoints.state(self.net, connections=False), self.readout_mean) if restore else None
         sums, errors = self.run(inputs, np.eye(self.output.size)[labels], train=False)
         running = float(np.mean(np.argmax(self.centred_sums, axis=1) == labels))
         if restore:

@@ -53,7 +53,7 @@ def test_train_in_the_microcircuit_form_with_lanes(tmp_path):
     assert config["microcircuit"] is True and config["rate_lag"] == 1 and config["lanes"] == 3
     proc = cli("train", "--epochs", "2", "--resume", "--out", out, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    proc = cli("evaluate", out.with_name("mc.ckpt.npz"), cwd=tmp_path)
+    proc = cli("evaluate", out.with_name("mc.ckpt"), cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     curve = json.loads(out.with_suffix(".json").read_text())["curve"]
     assert json.loads(proc.stdout.strip().splitlines()[-1])["test_accuracy"] == curve[-1]["test_accuracy"]
@@ -72,7 +72,7 @@ def test_train_resume_and_evaluate(tmp_path):
     curve = results["curve"]
     assert [c["epoch"] for c in curve] == [1, 2] and out.with_suffix(".png").exists()
     assert results["samples"] == {"train": 12, "validation": 0, "test": 6}  # not the config's "at most"
-    proc = cli("evaluate", tmp_path / "run.ckpt.npz", cwd=tmp_path)
+    proc = cli("evaluate", tmp_path / "run.ckpt", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     # evaluate starts from the state the last epoch's test pass started from: the curve's figures
     figures = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -156,9 +156,9 @@ def test_ctrl_c_leaves_a_hint_and_an_intact_checkpoint(tmp_path):
                             # a test run started in the background (`cmd &`) ignores SIGINT, and so would
                             # the child: Python then never installs its KeyboardInterrupt handler
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    ckpt = tmp_path / "run.ckpt.npz"
+    ckpt = tmp_path / "run.ckpt"
     deadline = time.time() + 300
-    while not ckpt.exists() and time.time() < deadline and proc.poll() is None:
+    while not (ckpt / "manifest.json").exists() and time.time() < deadline and proc.poll() is None:
         time.sleep(0.2)
     time.sleep(1.0)
     proc.send_signal(signal.SIGINT)
@@ -216,16 +216,16 @@ def test_evaluate_from_another_folder_and_on_other_data(tmp_path):
     small_data(tmp_path / "work" / "data.npz")
     proc = cli("train", "--data", "data.npz", *SMALL, "--epochs", "1", "--out", "run", cwd=tmp_path / "work")
     assert proc.returncode == 0, proc.stderr[-3000:]
-    proc = cli("evaluate", tmp_path / "work" / "run.ckpt.npz", cwd=tmp_path)
+    proc = cli("evaluate", tmp_path / "work" / "run.ckpt", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     other = small_data(tmp_path / "other.npz", seed=5)
-    proc = cli("evaluate", tmp_path / "work" / "run.ckpt.npz", "--data", other, cwd=tmp_path)
+    proc = cli("evaluate", tmp_path / "work" / "run.ckpt", "--data", other, cwd=tmp_path)
     assert proc.returncode == 0 and "test_accuracy" in proc.stdout, proc.stderr[-3000:]
     # data of another input width: the widths named (before: every unit parameter listed as different)
     with np.load(other) as f:
         np.savez(tmp_path / "wide.npz", **{k: np.stack([f[k]] * 2, axis=-1) if k.startswith("x") else f[k]
                                            for k in f.files})
-    proc = cli("evaluate", tmp_path / "work" / "run.ckpt.npz", "--data", tmp_path / "wide.npz", cwd=tmp_path)
+    proc = cli("evaluate", tmp_path / "work" / "run.ckpt", "--data", tmp_path / "wide.npz", cwd=tmp_path)
     assert proc.returncode == 2 and "has 2 input channel(s) and labels of 3 classes; the trained network takes 1 " \
         "input channel(s) and 3 classes" in proc.stderr, proc.stderr[-3000:]
 
@@ -244,7 +244,7 @@ def test_resume_accepts_the_checkpoints_settings_and_names_other_ones(tmp_path):
     assert ("error: --resume continues with the checkpoint's own settings; these differ from them: "
             "--layers (saved 1, given 2), --lr (saved 0.001, given 0.5)\n") in other.stderr
     missing = cli("train", "--resume", "--out", tmp_path / "none", cwd=tmp_path)
-    assert missing.returncode == 2 and (f"error: --resume: no checkpoint {tmp_path / 'none.ckpt.npz'} (start the "
+    assert missing.returncode == 2 and (f"error: --resume: no checkpoint {tmp_path / 'none.ckpt'} (start the "
                                         f"run without --resume)") in missing.stderr
 
 
@@ -260,11 +260,11 @@ def test_resume_keeps_the_runs_epochs_and_hours(tmp_path):
     resumed = cli("train", "--resume", "--out", out, cwd=tmp_path)  # as the interrupt hint says
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert [c["epoch"] for c in json.loads(out.with_suffix(".json").read_text())["curve"]] == [1]  # no epoch more
-    assert checkpoint.position(tmp_path / "run.ckpt.npz")["extra"]["limits"] == {"epochs": 1, "hours": 5.0}
+    assert checkpoint.position(tmp_path / "run.ckpt")["extra"]["limits"] == {"epochs": 1, "hours": 5.0}
     resumed = cli("train", "--resume", "--epochs", "2", "--out", out, cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert [c["epoch"] for c in json.loads(out.with_suffix(".json").read_text())["curve"]] == [1, 2]
-    assert checkpoint.position(tmp_path / "run.ckpt.npz")["extra"]["limits"] == {"epochs": 2, "hours": 5.0}
+    assert checkpoint.position(tmp_path / "run.ckpt")["extra"]["limits"] == {"epochs": 2, "hours": 5.0}
 
 
 def test_the_interrupt_hint_says_what_is_on_disk(tmp_path, monkeypatch, capsys):
@@ -273,13 +273,14 @@ def test_the_interrupt_hint_says_what_is_on_disk(tmp_path, monkeypatch, capsys):
     there: that one is not this run's."""
     from pygle_nest.__main__ import main
 
-    ckpt = tmp_path / "run.ckpt.npz"
+    ckpt = tmp_path / "run.ckpt"
 
     def interrupted(save):
         def train(*args, **kwargs):
-            if save:  # as checkpoint.save writes: a new file renamed over the old
+            if save:  # as checkpoint.save writes: a new manifest renamed over the old
+                ckpt.mkdir(exist_ok=True)
                 (tmp_path / "partial").write_bytes(b"saved")
-                (tmp_path / "partial").replace(ckpt)
+                (tmp_path / "partial").replace(ckpt / "manifest.json")
             raise KeyboardInterrupt
 
         monkeypatch.setattr(classify, "train", train)
@@ -313,7 +314,7 @@ def test_a_missing_mnist1d_says_what_to_install(tmp_path, monkeypatch, capsys):
     for name in ("mnist1d", "mnist1d.data"):
         monkeypatch.setitem(sys.modules, name, None)  # `import mnist1d` fails, as where it is not installed
     for argv in (["train", "--out", str(tmp_path / "default")],
-                 ["evaluate", str(tmp_path / "run.ckpt.npz"), "--data", "mnist1d"]):
+                 ["evaluate", str(tmp_path / "run.ckpt"), "--data", "mnist1d"]):
         with pytest.raises(SystemExit) as exit:
             main(argv)
         err = capsys.readouterr().err

@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from pygle_nest import checkpoint
+
 ROOT = Path(__file__).resolve().parent.parent
 MPI_PYTHON = ROOT / ".venv-mpi" / "bin" / "python"
 SCRIPT = ROOT / "tests" / "mpi_scripts" / "plastic_run.py"
@@ -88,23 +90,25 @@ def test_a_failing_rank_stops_all_ranks():
     assert "deliberate failure on rank 1" in proc.stderr
 
 
-def test_checkpoint_saved_at_two_ranks_continues_identically_at_one(tmp_path):
-    """Saved at 2 ranks x 1 thread within a min_delay slice, with inputs on their way (delays 2
-    and 3): resumed at 1 rank (1 and 2 threads), 40 ms later the state equals the 2-rank run's."""
+def test_checkpoint_saved_at_four_ranks_continues_identically_at_two_and_one(tmp_path):
+    """Saved at 4 ranks x 1 thread within a min_delay slice, with inputs on their way (delays 2
+    and 3), every rank writing its own connections: resumed at 2 ranks and at 1 rank (1 and 2
+    threads), 40 ms later the state equals the 4-rank run's."""
     script = SCRIPT.parent / "checkpoint_run.py"
-    ckpt = tmp_path / "ckpt.npz"
+    ckpt = tmp_path / "ckpt"
     runs = {}
-    for ranks, threads, mode in ((2, 1, "save"), (1, 1, "load"), (1, 2, "load")):
+    for ranks, threads, mode in ((4, 1, "save"), (2, 1, "load"), (1, 1, "load"), (1, 2, "load")):
         out = tmp_path / f"{mode}{ranks}{threads}.npz"
         proc = launch(ranks, script, mode, threads, ckpt, out)
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
         runs[ranks, threads] = dict(np.load(out))
-    continued = runs[2, 1]
-    assert continued["ranks"] == 2 and runs[1, 1]["ranks"] == 1
-    for resumed in (runs[1, 1], runs[1, 2]):
+    continued = runs[4, 1]
+    assert continued["ranks"] == 4 and runs[1, 1]["ranks"] == 1
+    assert sorted({b["rank"] for b in json.loads((ckpt / "manifest.json").read_text())["blocks"]}) == [0, 1, 2, 3]
+    for resumed in (runs[2, 1], runs[1, 1], runs[1, 2]):
         for key in set(continued) - {"ranks"}:
             np.testing.assert_allclose(resumed[key], continued[key], rtol=0, atol=1e-12, err_msg=key)
-    assert np.ptp(continued["syn_weight"]) > 0 and np.ptp(continued["unit_tau_m"]) > 0
+    assert np.ptp(continued["conn_plastic"][:, 0]) > 0 and np.ptp(continued["unit_tau_m"]) > 0
     assert np.abs(continued["pending_inputs"]).max() > 0
 
 
@@ -126,8 +130,10 @@ def test_command_line_training_at_two_ranks_equals_two_threads_and_resumes_at_on
         proc = launch(ranks, "-m", "pygle_nest", "train", *settings, "--threads", threads, "--out", tmp_path / out,
                       *extra)
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-        with np.load(tmp_path / f"{out}.ckpt.npz") as f:
-            return {k: f[k] for k in f.files if k != "meta"}
+        saved = checkpoint.arrays(tmp_path / f"{out}.ckpt")
+        return {**{k: v for k, v in saved.items() if isinstance(v, np.ndarray)},
+                **{f"{model}_{k}": v for model, c in saved.items() if isinstance(c, dict)
+                   for k, v in c.items() if k != "state_names"}}
 
     ranks = train(2, 1, "ranks", "--epochs", "2")
     threads = train(1, 2, "threads", "--epochs", "2")
@@ -143,9 +149,9 @@ def test_command_line_training_at_two_ranks_equals_two_threads_and_resumes_at_on
     for other in (threads, resumed, four):
         for key in ranks:
             np.testing.assert_allclose(other[key], ranks[key], rtol=0, atol=1e-12, err_msg=key)
-    assert np.ptp(ranks["syn_weight"]) > 0
+    assert np.ptp(ranks["gle_x_h1_0_states"][:, 0]) > 0
     # evaluate at 4 ranks: the last test pass's figures
-    proc = launch(4, "-m", "pygle_nest", "evaluate", tmp_path / "ranks.ckpt.npz")
+    proc = launch(4, "-m", "pygle_nest", "evaluate", tmp_path / "ranks.ckpt")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     figures = json.loads(proc.stdout.strip().splitlines()[-1])
     assert figures["test_accuracy"] == curves[0][-1]["test_accuracy"]
@@ -232,7 +238,7 @@ def test_populations_smaller_than_the_ranks(tmp_path):
     runs = {}
     for ranks, threads in ((1, 1), (4, 1), (2, 2)):
         out = tmp_path / f"save{ranks}{threads}.npz"
-        proc = launch(ranks, script, "save", threads, tmp_path / f"ckpt{ranks}{threads}.npz", out)
+        proc = launch(ranks, script, "save", threads, tmp_path / f"ckpt{ranks}{threads}", out)
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
         runs[ranks, threads] = dict(np.load(out))
     one = runs[1, 1]
@@ -247,7 +253,7 @@ def test_populations_smaller_than_the_ranks(tmp_path):
             np.testing.assert_allclose(runs[layout][key], one[key], rtol=0, atol=1e-12, err_msg=f"{layout} {key}")
     for ranks, threads in ((2, 1), (1, 1)):  # the 4-rank checkpoint, resumed
         out = tmp_path / f"load{ranks}{threads}.npz"
-        proc = launch(ranks, script, "load", threads, tmp_path / "ckpt41.npz", out)
+        proc = launch(ranks, script, "load", threads, tmp_path / "ckpt41", out)
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
         resumed = dict(np.load(out))
         for key in (k for k in one if k.startswith("final_")):

@@ -272,11 +272,11 @@ def test_a_resumed_simulation_with_spike_trains_continues_identically(tmp_path):
 
     net, mm = build()
     nest.Simulate(30.3)
-    checkpoint.save(net, tmp_path / "ckpt.npz")
+    checkpoint.save(net, tmp_path / "ckpt")
     nest.Simulate(40.0)
     uninterrupted = checkpoint.state(net), nest_backend.recorded(mm, net.units)
     net, mm = build()
-    checkpoint.load(net, tmp_path / "ckpt.npz")
+    checkpoint.load(net, tmp_path / "ckpt")
     nest.Simulate(40.0)
     resumed = checkpoint.state(net), nest_backend.recorded(mm, net.units)
     for key in uninterrupted[0]:
