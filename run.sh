@@ -60,9 +60,9 @@ CYTHON_VERSION=3.3.1   # a declared dependency of nest-simulator; the same versi
 # Built-in models of the MPI NEST: the headers in NEST's models/ (lin_rate gives lin_rate_ipn and
 # lin_rate_opn; multimeter gives voltmeter). The rate models and connections and
 # eprop_learning_signal_connection are what pygle-nest uses; the rest is for tests and examples.
-NEST_MPI_MODELS="lin_rate;rate_connection_delayed;rate_connection_instantaneous;step_rate_generator;multimeter;spike_recorder;weight_recorder;spike_generator;poisson_generator;dc_generator;parrot_neuron;static_synapse;iaf_psc_alpha;eprop_iaf;eprop_readout;eprop_synapse;eprop_learning_signal_connection"
+NEST_MPI_MODELS="lin_rate;rate_connection_delayed;rate_connection_instantaneous;step_rate_generator;multimeter;spike_recorder;weight_recorder;spike_generator;poisson_generator;dc_generator;parrot_neuron;inhomogeneous_poisson_generator;static_synapse;iaf_psc_alpha;iaf_psc_exp;eprop_iaf;eprop_readout;eprop_synapse;eprop_learning_signal_connection"
 # Models whose absence fails the set-up.
-NEST_MPI_REQUIRED="eprop_learning_signal_connection rate_connection_delayed rate_connection_instantaneous static_synapse lin_rate_ipn step_rate_generator multimeter spike_recorder iaf_psc_alpha spike_generator"
+NEST_MPI_REQUIRED="eprop_learning_signal_connection rate_connection_delayed rate_connection_instantaneous static_synapse lin_rate_ipn step_rate_generator multimeter spike_recorder iaf_psc_alpha iaf_psc_exp inhomogeneous_poisson_generator spike_generator"
 NEST_MPI_CACHE=${PYGLE_NEST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pygle-nest}/nest-mpi
 MPIRUN="env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_WAIT_POLICY=PASSIVE PYNEST_QUIET=1 mpirun --bind-to none --oversubscribe"
 

@@ -23,15 +23,13 @@ period with plasticity off.
 
 import argparse
 import time
-from pathlib import Path
 
 import numpy as np
 
 import nest
 import pygle_nest as pg
 from pygle_nest.nest_backend import recorded, stream_amplitudes
-from pygle_nest.parallel import is_root
-from pygle_nest.results import pyplot, write_figure, write_json
+from pygle_nest.readout import SpikeReadout, attach, learn_then_test, report, smooth_signal
 
 H = 0.1  # ms, NEST's resolution (also the GLE units' Euler step)
 DELAY = 30.0  # ms: the target is the signal this much earlier
@@ -53,19 +51,6 @@ def postsynaptic_current_for_psp(psp):
     t = np.linspace(1e-4, 10 * tau_s, 200001)
     unit = np.e / (tau_s * c_m * b) * ((np.exp(-t / tau_m) - np.exp(-t / tau_s)) / b - t * np.exp(-t / tau_s))
     return psp / unit.max()
-
-
-def signal(n_samples, rng, tau=15.0):
-    """A smooth random signal at SAMPLE ms: white noise through two low-pass filters of tau ms,
-    zero mean, unit variance."""
-    from scipy.signal import lfilter
-
-    k = np.exp(-SAMPLE / tau)
-    x = rng.normal(size=n_samples + 2000)
-    for _ in range(2):
-        x = lfilter([1 - k], [1, -k], x)
-    x = x[2000:]  # past the filters' start
-    return (x - x.mean()) / x.std()
 
 
 def spiking_network(s):
@@ -93,22 +78,6 @@ def spiking_network(s):
     return exc
 
 
-def gle_network(name, prospective_error, seed, eta):
-    """Spike traces of N_READ neurons -> 45 tanh units of three time-constant groups (memories of
-    about 5, 15 and 40 ms) -> one linear output; Adam on the weights (biases fixed at 0: with one
-    input stream a learning output bias follows the target online instead of learning it)."""
-    net = pg.Network(resolution=H, seed=seed)
-    traces = net.spike_input(name + "_traces", N_READ, tau_s=5.0)
-    adam = {"optimizer": "adam", "prospective_error": prospective_error}
-    memory = net.layer(name + "_memory", [pg.Group(15, tau_m=5.0, tau_r=0.5), pg.Group(15, tau_m=15.0, tau_r=1.5),
-                                          pg.Group(15, tau_m=40.0, tau_r=4.0)], **adam)
-    out = net.output(name + "_readout", 1, beta=1.0, tau_m=1.0, **adam)
-    net.project(traces, memory, optimizer="adam", eta=eta, rate_lag=1)
-    net.project(memory, out, optimizer="adam", eta=eta, rate_lag=1)
-    net.build()
-    return net, traces, memory, out
-
-
 def run(seconds_train, seconds_test, threads, eta, seed=1):
     """The spiking network and two GLE readouts of the same spikes (GLE's prospective errors,
     and instantaneous errors) in one kernel; returns recordings at SAMPLE ms."""
@@ -118,46 +87,20 @@ def run(seconds_train, seconds_test, threads, eta, seed=1):
     nest.resolution = H
     nest.rng_seed = seed
     total = 1000.0 * (seconds_train + seconds_test)
-    s = signal(int(round(total / SAMPLE)) + int(DELAY / SAMPLE) + 1, np.random.default_rng(seed))
+    s = smooth_signal(int(round(total / SAMPLE)) + int(DELAY / SAMPLE) + 1, np.random.default_rng(seed), SAMPLE)
     steps = int(round(total / H))
     target = np.interp(np.arange(steps) * H - DELAY, np.arange(len(s)) * SAMPLE, s)  # the signal DELAY ms earlier
-    readouts = {"GLE": gle_network("prospective", True, seed, eta),
-                "instantaneous errors": gle_network("instantaneous", False, seed, eta)}
+    readouts = {"GLE": SpikeReadout("prospective", N_READ, True, seed, eta, H),
+                "instantaneous errors": SpikeReadout("instantaneous", N_READ, False, seed, eta, H)}
     exc = spiking_network(s)
     read = exc[N_SIGNAL - N_READ // 2:N_SIGNAL + N_READ // 2]  # half of them driven by the signal
-    recorders = {}
-    for name, (net, traces, memory, out) in readouts.items():
-        nest.Connect(read, traces.nodes, "one_to_one", syn_spec={"weight": 20.0, "receptor_type": pg.RECEPTORS["spikes"]})
-        (target_stream,) = net.targets[out.name]
-        net.nest.streams[target_stream].set(stream_amplitudes(target, H))
-        recorders[name] = nest.Create("multimeter", params={"record_from": ["r", "y"], "interval": SAMPLE})
-        nest.Connect(recorders[name], out.nodes)
-    traces_recorder = nest.Create("multimeter", params={"record_from": ["r"], "interval": SAMPLE})
-    nest.Connect(traces_recorder, readouts["GLE"][1].nodes)
+    traces_recorder = attach(readouts, read, target, SAMPLE)
     spikes = nest.Create("spike_recorder")
     nest.Connect(exc, spikes)
-
-    def set_learning(rate):
-        for net, _, memory, out in readouts.values():
-            for p in net.projections:
-                for model in (p.model, p.model + "_backward"):
-                    nest.SetDefaults(model, {"eta": rate, "learning": rate > 0})
-
-    for rate in (eta, eta / 3, eta / 10, eta / 30):  # Adam's rate falls by quarters (one input stream)
-        set_learning(rate)
-        nest.Simulate(1000.0 * seconds_train / 4)
-    set_learning(0.0)
-    nest.Simulate(1000.0 * seconds_test + SAMPLE)
-    runs = {}
-    for name, rec in recorders.items():
-        values = recorded(rec, readouts[name][3].nodes)
-        runs[name] = {"output": values["r"][:, 0], "target": values["y"][:, 0]}
+    learn_then_test(readouts, seconds_train, seconds_test, eta, SAMPLE)
+    runs = {name: readout.recorded() for name, readout in readouts.items()}
     n_spikes = len(pg.parallel.gather(np.asarray(spikes.events["times"])))
-    return runs, recorded(traces_recorder, readouts["GLE"][1].nodes)["r"], n_spikes / N_E / (total / 1000.0)
-
-
-def nmse(prediction, target):
-    return float(np.mean((prediction - target) ** 2) / np.var(target))
+    return runs, recorded(traces_recorder, readouts["GLE"].traces.nodes)["r"], n_spikes / N_E / (total / 1000.0)
 
 
 def main():
@@ -182,51 +125,11 @@ def main():
     start = time.time()
     runs, traces, rate = run(args.train, args.test, args.threads, args.eta, args.seed)
     wall = time.time() - start
-    n_train = int(round(1000.0 * args.train / SAMPLE))
-    target = runs["GLE"]["target"]
-    test = slice(n_train + 1, None)
-    # the best memoryless linear readout of the same traces, fitted on the training period
-    features = np.c_[traces, np.ones(len(traces))]
-    coef, *_ = np.linalg.lstsq(features[:n_train], target[:n_train], rcond=None)
-    regression = features @ coef
-    metrics = {name: {"test_nmse": nmse(r["output"][test], r["target"][test]),
-                      "last_train_second_nmse": nmse(r["output"][n_train - 1000:n_train],
-                                                     r["target"][n_train - 1000:n_train])} for name, r in runs.items()}
-    metrics["linear regression (offline, memoryless)"] = {"test_nmse": nmse(regression[test], target[test])}
-    metrics["setup"] = {"seed": args.seed, "train_s": args.train, "test_s": args.test, "eta": args.eta, "delay_ms": DELAY, "resolution_ms": H,
-                        "spiking_neurons": N_E + N_I, "read_neurons": N_READ,
-                        "mean_rate_hz": rate, "threads": args.threads, "processes": nest.NumProcesses(), "wall_s": wall}
-    if is_root():
-        for name, m in metrics.items():
-            print(name, {k: round(v, 4) if isinstance(v, float) else v for k, v in m.items()})
-        out = Path(args.out)
-        write_figure(_figure(runs, regression, n_train), out.with_suffix(".png"))
-        write_json(metrics, out.with_suffix(".json"))
-        print(f"wrote {out.with_suffix('.png')} and {out.with_suffix('.json')}")
-
-
-def _figure(runs, regression, n_train):
-    plt = pyplot()
-    fig, (ax, bx) = plt.subplots(2, 1, figsize=(11, 7), constrained_layout=True)
-    gle = runs["GLE"]
-    window = slice(n_train + 1, n_train + 1 + 2000)
-    t = np.arange(len(gle["target"]))[window] * SAMPLE / 1000.0
-    ax.plot(t, gle["target"][window], "k", lw=2, label=f"target: the signal {DELAY:.0f} ms earlier")
-    ax.plot(t, gle["output"][window], label="GLE readout")
-    ax.plot(t, runs["instantaneous errors"]["output"][window], alpha=0.8, label="GLE, instantaneous errors")
-    ax.plot(t, regression[window], alpha=0.8, label="linear regression (offline)")
-    ax.set_xlabel("time (s), test period (plasticity off)")
-    ax.legend(fontsize=8)
-    for name, r in runs.items():
-        err = (r["output"] - r["target"]) ** 2
-        seconds = len(err) // 1000
-        curve = err[: seconds * 1000].reshape(seconds, 1000).mean(axis=1) / np.var(r["target"])
-        bx.semilogy(np.arange(1, seconds + 1), curve, label=name)
-    bx.axvline(n_train * SAMPLE / 1000.0, color="k", lw=0.8, ls=":")
-    bx.set_xlabel("time (s); learning until the dotted line")
-    bx.set_ylabel("NMSE per second")
-    bx.legend(fontsize=8)
-    return fig
+    setup = {"seed": args.seed, "train_s": args.train, "test_s": args.test, "eta": args.eta, "delay_ms": DELAY,
+             "resolution_ms": H, "spiking_neurons": N_E + N_I, "read_neurons": N_READ, "mean_rate_hz": rate,
+             "threads": args.threads, "processes": nest.NumProcesses(), "wall_s": wall}
+    report(runs, traces, int(round(1000.0 * args.train / SAMPLE)), SAMPLE, setup, f"the signal {DELAY:.0f} ms earlier",
+           args.out)
 
 
 if __name__ == "__main__":

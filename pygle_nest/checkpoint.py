@@ -48,7 +48,7 @@ from pathlib import Path
 import numpy as np
 
 from . import bulk
-from .nest_backend import stream_amplitudes
+from .nest_backend import node_ids, stream_amplitudes
 from .parallel import allgather, barrier, num_processes, rank, sum_over_ranks
 from .results import write_arrays, write_json
 from .network import FIELD_TYPES, UNIT_FIELDS
@@ -161,10 +161,10 @@ def _snapshot(net, sink=None):
     nest_net = getattr(net, "nest", net)
     spec = nest_net.spec
     n, lanes = spec.n_units, spec.lanes
-    status = nest_net.unit_status()
+    channels = ("sent_rates", "sent_errors", "sent_before", "sent_errors_before", "last_sent")
+    status = nest_net.unit_status(UNIT_STATES + UNIT_PARAMETERS + channels + ("pending_inputs",))
     units = nest_net.unit_states(UNIT_STATES, status)
-    channels = nest_net.unit_arrays(("sent_rates", "sent_errors", "sent_before", "sent_errors_before", "last_sent"),
-                                    status)
+    channels = nest_net.unit_arrays(channels, status)
     unsent = channels["sent_rates"].shape[1] // lanes
     kernel_steps = int(round(nest.biological_time / spec.resolution))
     pending = nest_net.pending_inputs(status)  # no steps before the first Simulate
@@ -191,7 +191,7 @@ def _snapshot(net, sink=None):
                 sink(block, first, got)
     if num_processes() > 1:  # each rank delivered to its own units: take each unit's row from its rank
         local = np.zeros(n, dtype=bool)
-        local[nest_net.unit_index(nest.GetLocalNodeCollection(nest_net.units).tolist())] = True
+        local[nest_net.unit_index(node_ids(nest.GetLocalNodeCollection(nest_net.units)))] = True
         pending[~local] = 0.0
         pending = sum_over_ranks(pending)
     last = np.concatenate([rates[:, -1], errors[:, -1]], axis=1)  # what the units sent in the last step
@@ -215,33 +215,52 @@ _STORED = {"source": np.uint32, "target": np.uint32, "port": np.uint8, "delay": 
 
 
 class _Blocks:
-    """The sink of a save: writes each chunk of a block to its .npy files as it comes (plain
-    writes, not memory maps, so that the pages written do not count in the process's memory)."""
+    """The sink of a save: writes each chunk of a block to its .npy files as it comes, in a
+    thread of its own while NEST's next chunk is read (both release the GIL), one chunk ahead at
+    most; plain writes, not memory maps, so that the pages written do not count in the process's
+    memory."""
 
     def __init__(self, folder):
+        from concurrent.futures import ThreadPoolExecutor
+
         self.folder, self.files, self.records = folder, {}, []
+        self.writer, self.pending = ThreadPoolExecutor(1), None
 
     def __call__(self, block, first, got):
-        if first == 0:
-            stem = f"r{rank()}-t{block.thread}-{block.model}"
-            self.close()
-            self.files = {}
-            for k, v in got.items():
-                f = open(self.folder / f"{stem}.{k}.npy", "wb")
-                _write_npy_header(f, _STORED.get(k, v.dtype), (block.size,) + v.shape[1:])
-                self.files[k] = f
-            self.records.append({"rank": rank(), "thread": block.thread, "model": block.model, "size": block.size,
-                                 "states": list(block.states), "stem": stem, "columns": sorted(got)})
         for k, v in got.items():
             if k in _STORED and v.size and v.max() > np.iinfo(_STORED[k]).max:
                 raise ValueError(f"a connection's {k} of {v.max()} is beyond what a checkpoint stores "
                                  f"({np.iinfo(_STORED[k]).max})")
-            self.files[k].write(np.ascontiguousarray(v, dtype=_STORED.get(k, v.dtype)).data)
+        chunk = {k: np.ascontiguousarray(v, dtype=_STORED.get(k, v.dtype)) for k, v in got.items()}
+        self._wait()
+        if first == 0:
+            stem = f"r{rank()}-t{block.thread}-{block.model}"
+            self._close_files()
+            for k, v in chunk.items():
+                f = open(self.folder / f"{stem}.{k}.npy", "wb")
+                _write_npy_header(f, v.dtype, (block.size,) + v.shape[1:])
+                self.files[k] = f
+            self.records.append({"rank": rank(), "thread": block.thread, "model": block.model, "size": block.size,
+                                 "states": list(block.states), "stem": stem, "columns": sorted(got)})
+        files = dict(self.files)
+        self.pending = self.writer.submit(lambda: [files[k].write(v.data) for k, v in chunk.items()])
 
-    def close(self):
+    def _wait(self):
+        if self.pending is not None:
+            self.pending.result()  # its error, if any, here
+            self.pending = None
+
+    def _close_files(self):
         for f in self.files.values():
             f.close()
         self.files = {}
+
+    def close(self):
+        try:
+            self._wait()
+        finally:
+            self._close_files()
+            self.writer.shutdown()
 
 
 def save(net, path, position=None, test_state=None):

@@ -49,8 +49,8 @@ class NestNetwork:
 
     @cached_property
     def unit_ids(self):
-        """The units' node ids (PyNEST's tolist() builds every node's status: once)."""
-        return np.asarray(self.units.tolist())
+        """The units' node ids (once: see node_ids)."""
+        return node_ids(self.units)
 
     def unit_index(self, node_ids):
         """The index in the spec of each node id (-1: not one of the units)."""
@@ -134,11 +134,20 @@ class NestNetwork:
             if int(np.sum(gather([found]))) != len(want):
                 raise RuntimeError("some connections of the spec are not in NEST")
 
-    def unit_status(self):
-        """The units' whole status, from one query (this rank's nodes): for unit_states,
-        unit_arrays and pending_inputs, which otherwise query it each (NEST 3.10 builds every
-        node's whole status for any query)."""
-        return self.units.get()
+    def unit_status(self, keys, per_query=5000):
+        """The status entries `keys` of the units, as one query gives them (this rank's nodes;
+        None for the others): for unit_states, unit_arrays and pending_inputs, which otherwise
+        query each (NEST 3.10 builds every node's whole status for any query). Queried
+        per_query nodes at a time, keeping only `keys`: a node's whole status takes about 10 KB."""
+        wanted = ["global_id"] + list(keys)
+        out = {k: [] for k in wanted}
+        for first in range(0, len(self.units), per_query):
+            part = self.units[first:min(first + per_query, len(self.units))]
+            status = part.get()
+            for k in wanted:
+                values = status.get(k, [None] * len(part))  # a rank without these nodes gets no model entries
+                out[k].extend([values] if len(part) == 1 else values)
+        return out
 
     def unit_states(self, keys, status=None):
         """{key: array over all units} of gle_neuron states, gathered from all MPI ranks; a
@@ -198,21 +207,27 @@ class NestNetwork:
         return self.step_offset + int(round(nest.biological_time / self.spec.resolution))
 
 
+def node_ids(nodes, per_query=5000):
+    """The node ids of a NodeCollection as an array. PyNEST's tolist() builds every node's whole
+    status (about 10 KB a node) at once; here per_query nodes at a time."""
+    return np.concatenate([np.asarray(nodes[first:min(first + per_query, len(nodes))].tolist(), dtype=int)
+                           for first in range(0, len(nodes), per_query)] or [np.zeros(0, dtype=int)])
+
+
 def gathered_status(nodes, keys, stack=lambda values: np.asarray(values, dtype=float), status=None, ids=None):
     """{key: stack(values)} of the nodes' status entries, from all MPI ranks (each holds only its
-    own nodes' values), in the order of the NodeCollection; status: nodes.get(), taken before;
-    ids: the nodes' ids, known before."""
-    # one query: NEST 3.10's get(keys) builds every node's whole status once per key
-    status = nodes.get() if status is None else status
-    wanted = ["global_id"] + list(keys)
-    if all(k in status for k in wanted):
-        status = {k: status[k] for k in wanted}
+    own nodes' values), in the order of the NodeCollection; status: {key: one value per node
+    (None: another rank's)} taken before (NestNetwork.unit_status); ids: the nodes' ids."""
+    if status is None:
+        # one query: NEST 3.10's get(keys) builds every node's whole status once per key
+        status = nodes.get()
         if len(nodes) == 1:  # NEST returns the values of a single node unwrapped
             status = {k: [v] for k, v in status.items()}
+    if all(k in status for k in ["global_id"] + list(keys)):
         local = [i for i, v in enumerate(status[keys[0]]) if v is not None]  # under MPI: None elsewhere
     else:  # under MPI, a rank that holds none of the nodes gets no model entries
         local = []
-    ids = np.asarray(nodes.tolist()) if ids is None else ids
+    ids = node_ids(nodes) if ids is None else ids
     order = np.argsort(np.searchsorted(ids, gather([int(status["global_id"][i]) for i in local])))
     return {key: gather(stack([status[key][i] for i in local]))[order] for key in keys}
 
@@ -252,7 +267,7 @@ def create(spec: NetworkSpec) -> NestNetwork:
     # one dict per unit: under MPI NEST applies each to its node where that node is local
     columns = {k: spec.units[k].tolist() for k in UNIT_FIELDS}
     units.set([{k: columns[k][i] for k in UNIT_FIELDS} for i in range(spec.n_units)])
-    ids = np.asarray(units.tolist())
+    ids = node_ids(units)
     for unit, (port, first_step, values) in spec.lane_inputs.items():
         units[unit].set({"lane_inputs": values.ravel().tolist(), "lane_inputs_port": port,
                          "lane_inputs_start": first_step})
@@ -286,7 +301,7 @@ def recorded(mm, units):
     """Multimeter events of all MPI ranks as {name: array (recorded steps, units)}, ordered by
     time and unit."""
     ev = gather_dict({k: np.asarray(v) for k, v in mm.events.items()})
-    ids = np.asarray(units.tolist())
+    ids = node_ids(units)
     col = np.searchsorted(ids, ev["senders"])
     steps, row = np.unique(np.round(ev["times"] / mm.interval).astype(int), return_inverse=True)
     out = {}

@@ -41,3 +41,21 @@ def test_spiking_readout(tmp_path):
     assert result["GLE"]["test_nmse"] < 0.75 * regression and regression < 1.0
     assert result["instantaneous errors"]["test_nmse"] < 1.0
     assert 20 < result["setup"]["mean_rate_hz"] < 120 and (tmp_path / "sr.png").exists()
+
+
+def test_microcircuit_readout(tmp_path):
+    """GLE learners on PD14 at 10 % of its neurons and in-degrees, 2 s of learning: every
+    population fires in an asynchronous regime (0.5 to 40 spikes/s), the connections are those of
+    the model's probabilities, the GLE learner beats the memoryless offline regression of the same
+    spike traces on the thalamic signal 20 ms ahead, and a --scale too small to read 150 neurons
+    of a population is refused by name."""
+    proc = run("microcircuit_readout.py", "--train", 2, "--test", 1, "--out", tmp_path / "mc", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads((tmp_path / "mc.json").read_text())
+    setup = result["setup"]
+    assert setup["neurons"] == 7717 and all(0.5 < r < 40 for r in setup["rates_hz"].values()), setup
+    assert 3.0e6 < setup["connections"] < 3.6e6
+    regression = result["linear regression (offline, memoryless)"]["test_nmse"]
+    assert result["GLE"]["test_nmse"] < regression and (tmp_path / "mc.png").exists()
+    small = run("microcircuit_readout.py", "--scale", 0.01, cwd=tmp_path)
+    assert small.returncode == 2 and "--scale must leave 150 neurons in each of L23E, L4E, L5E" in small.stderr

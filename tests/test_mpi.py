@@ -192,21 +192,26 @@ def test_spikes_at_two_ranks_equal_two_threads(tmp_path):
         np.testing.assert_allclose(four[key], mixed[key], rtol=0, atol=1e-12, err_msg=key)
 
 
-def test_spiking_example_runs_under_mpirun_unchanged(tmp_path):
-    """examples/spiking_readout.py at 2 ranks x 1 thread: the figures of 1 rank x 2 threads
-    (this failed while NEST wrote a one-lane event over a lane event's step before at 2 ranks:
-    see send_channels_ in rate_channel_node.h)."""
-    script = ROOT / "examples" / "spiking_readout.py"
+@pytest.mark.parametrize("script, seconds, same", [
+    ("spiking_readout.py", (0.6, 0.3), ("mean_rate_hz",)),
+    ("microcircuit_readout.py", (0.4, 0.2), ("rates_hz", "connections"))])
+def test_the_spiking_examples_run_under_mpirun_unchanged(tmp_path, script, seconds, same):
+    """examples/spiking_readout.py (Brunel's network) and microcircuit_readout.py (PD14 at 10 % of
+    its neurons and in-degrees) with their GLE learners at 2 ranks x 1 thread: the figures of
+    1 rank x 2 threads (spiking_readout failed while NEST wrote a one-lane event over a lane
+    event's step before at 2 ranks: see send_channels_ in rate_channel_node.h)."""
     results = {}
     for ranks, threads in ((2, 1), (1, 2)):
         out = tmp_path / f"r{ranks}"
-        proc = launch(ranks, script, "--train", 0.6, "--test", 0.3, "--threads", threads, "--out", out)
+        proc = launch(ranks, ROOT / "examples" / script, "--train", seconds[0], "--test", seconds[1],
+                      "--threads", threads, "--out", out)
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
         results[ranks] = json.loads(out.with_suffix(".json").read_text())
     assert results[2]["setup"]["processes"] == 2
     for name in ("GLE", "instantaneous errors", "linear regression (offline, memoryless)"):
         assert results[2][name]["test_nmse"] == results[1][name]["test_nmse"], name
-    assert results[2]["setup"]["mean_rate_hz"] == results[1]["setup"]["mean_rate_hz"]
+    for key in same:
+        assert results[2]["setup"][key] == results[1]["setup"][key], key
 
 
 def test_the_readme_plain_nest_script_runs_under_mpirun(tmp_path):
