@@ -122,9 +122,11 @@ def measure(variant, units, indegree, threads, lanes, steps, seed):
             **{k: status.get(k) for k in COUNTERS}}
 
 
-def measure_checkpoint(units, indegree, seed, path):
+def measure_checkpoint(units, indegree, seed, path, mode):
     """A checkpoint of the Adam network (its units from a NetworkSpec, which checkpoints need; its
-    connections made as above): save after one step and load into the same network built again;
+    connections made as above): mode "save" after one step, or "load" into the same network built
+    again (a process of its own, as a resumed run: NEST sorts connections by source with random
+    pivots, so that a second build in one process orders those of equal source otherwise);
     seconds, the files' size and the peak of resident memory above the built network's (after
     NEST's set-up of its connections, which its first step makes)."""
     import nest
@@ -151,23 +153,19 @@ def measure_checkpoint(units, indegree, seed, path):
 
     empty = rss_bytes()
     net = build()
-    nest.Simulate(0.1)
     connections = 2 * units * indegree
+    if mode == "save":
+        nest.Simulate(0.1)
+    else:  # NEST's own set-up of the connections, as a first step makes it, outside the figure
+        nest.Prepare()
+        nest.Cleanup()
     reset_peak()
     base, start = rss_bytes(), time.perf_counter()
-    network = base - empty
-    checkpoint.save(net, path)
-    save_s, save_peak = time.perf_counter() - start, peak() - base
-    net = build()
-    nest.Prepare()  # NEST's own set-up of the connections, as a first step makes it, outside the figure
-    nest.Cleanup()
-    reset_peak()
-    base, start = rss_bytes(), time.perf_counter()
-    checkpoint.load(net, path)
-    load_s, load_peak = time.perf_counter() - start, peak() - base
+    (checkpoint.save if mode == "save" else checkpoint.load)(net, path)
+    seconds, extra = time.perf_counter() - start, peak() - base
     files = sum(f.stat().st_size for f in Path(path).rglob("*") if f.is_file())
-    return {"connections": connections, "save_s": save_s, "load_s": load_s, "file_bytes": files,
-            "network_bytes": network, "save_peak_bytes": max(save_peak, 0), "load_peak_bytes": max(load_peak, 0)}
+    return {"connections": connections, f"{mode}_s": seconds, "file_bytes": files, "network_bytes": base - empty,
+            f"{mode}_peak_bytes": max(extra, 0)}
 
 
 def child(launch, job, env, what):
@@ -237,7 +235,8 @@ def main():
 
         with tempfile.TemporaryDirectory() as folder:
             job = dict(units=args.units, indegree=args.indegree, seed=args.seed, path=f"{folder}/ckpt")
-            c = child([sys.executable], job, env, "checkpoint")
+            c = {**child([sys.executable], {**job, "mode": "save"}, env, "checkpoint save"),
+                 **child([sys.executable], {**job, "mode": "load"}, env, "checkpoint load")}
         n = c["connections"]
         print(f"\ncheckpoint of the Adam network ({n:,} connections, 1 thread): save {c['save_s']:.1f} s "
               f"({c['save_s'] / n * 1e6:.2f} us per connection), load {c['load_s']:.1f} s "

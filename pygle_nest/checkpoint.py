@@ -19,7 +19,12 @@ it replaces atomically: the checkpoint is the version its manifest names, comple
 manifest names it; older versions are removed after. Loading takes a network built the same way
 in a fresh kernel, at any number of ranks and threads: at the layout it was written at, each
 block is read back in order (bit for bit); at another, connections are matched by (source,
-target, port), in their order of creation where several share those. The loaded network
+target, port), where several share those (multapses) in the order NEST keeps them. NEST sorts
+a thread's connections by source with random pivots (``std::rand``), so that another build
+(another layout, or a second build in one process) may order multapses otherwise: they then
+exchange their states, which is exact where they share the delay too, but for the order of
+their sums into the target (round-off); a same-layout load in a fresh process, as ``train
+--resume`` makes, sorts as the saved kernel did and reads back in order. The loaded network
 continues as the saved one would have:
 
 - NEST delivers the values of the last min_delay slice (or of a partly run slice) only at the
@@ -454,7 +459,7 @@ def _load_in_order(block, files, lanes):
 
 def _sorted_connections(records, columns):
     """The saved connections of one model (all ranks' blocks): their keys sorted (stable: where
-    several share a key, in their order of creation), and where each sits (block, row)."""
+    several share a key, in the order NEST keeps them), and where each sits (block, row)."""
     keys, where = [], []
     for b, record in enumerate(records):
         files = columns(record, ("source", "target", "port"))
