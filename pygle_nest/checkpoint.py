@@ -53,7 +53,7 @@ from pathlib import Path
 import numpy as np
 
 from . import bulk
-from .nest_backend import node_ids, stream_amplitudes
+from .nest_backend import stream_amplitudes
 from .parallel import allgather, barrier, num_processes, rank, sum_over_ranks
 from .results import write_arrays, write_json
 from .network import FIELD_TYPES, UNIT_FIELDS
@@ -195,8 +195,8 @@ def _snapshot(net, sink=None):
             if sink is not None:
                 sink(block, first, got)
     if num_processes() > 1:  # each rank delivered to its own units: take each unit's row from its rank
-        local = np.zeros(n, dtype=bool)
-        local[nest_net.unit_index(node_ids(nest.GetLocalNodeCollection(nest_net.units)))] = True
+        # this rank's units: those whose status it holds (NEST gives None for the others)
+        local = np.array([v is not None for v in status["pending_inputs"]], dtype=bool)
         pending[~local] = 0.0
         pending = sum_over_ranks(pending)
     last = np.concatenate([rates[:, -1], errors[:, -1]], axis=1)  # what the units sent in the last step
